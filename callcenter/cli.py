@@ -1,0 +1,174 @@
+"""The ``callcenter`` command (Flask CLI): database, demo data, users."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from callcenter.config import ConfigError, load_settings
+from callcenter.db import session_scope
+
+
+def _create_app():
+    from callcenter import create_app
+
+    try:
+        return create_app(load_settings())
+    except ConfigError as error:
+        click.echo(str(error), err=True)
+        sys.exit(2)
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)
+def main() -> None:
+    """Callcenter : assistant de campagnes de relance téléphonique."""
+
+
+def _state():
+    return current_app.extensions["callcenter"]
+
+
+@main.group()
+def db() -> None:
+    """Schéma de la base de données."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Crée ou met à jour le schéma (SQLite ou PostgreSQL)."""
+    from callcenter.migrate import upgrade
+
+    upgrade(_state().settings.database_url, revision)
+    click.echo("Schéma de la base à jour.")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revient à une révision antérieure du schéma."""
+    from callcenter.migrate import downgrade
+
+    downgrade(_state().settings.database_url, revision)
+    click.echo(f"Schéma ramené à la révision {revision}.")
+
+
+@main.command("demo")
+@click.option("--debtors", type=click.IntRange(min=1), default=None, help="Nombre de débiteurs.")
+@click.option("--seed", type=int, default=None, help="Graine : mêmes données à chaque fois.")
+@click.option(
+    "--invoices-per-debtor", type=click.FloatRange(min=1), default=10.0, show_default=True
+)
+@click.option("--if-empty", is_flag=True, help="Ne fait rien si la base contient déjà des données.")
+def demo(debtors: int | None, seed: int | None, invoices_per_debtor: float, if_empty: bool) -> None:
+    """Charge des données de démonstration réalistes (déterministes)."""
+    from sqlmodel import Session, select
+
+    from callcenter.demo import DEMO_PASSWORD, generate_demo
+    from callcenter.domain.errors import DomainError
+    from callcenter.models import Debtor, User
+
+    state = _state()
+    settings = state.settings
+    with Session(state.engine) as session:
+        populated = session.exec(select(Debtor.id).limit(1)).first() is not None
+        demo_users = session.exec(select(User).where(User.email.like("%@demo.fr"))).all()
+    if populated and if_empty:
+        click.echo("Données déjà présentes : chargement de la démonstration ignoré.")
+        _print_logins([(u.email, u.role, u.full_name) for u in demo_users], DEMO_PASSWORD)
+        return
+    today = datetime.now(ZoneInfo(settings.app.timezone)).date()
+    with click.progressbar(length=1, label="Génération des données") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        try:
+            report = generate_demo(
+                state.engine,
+                debtors=debtors or settings.demo.debtors,
+                seed=settings.demo.seed if seed is None else seed,
+                today=today,
+                invoices_per_debtor=invoices_per_debtor,
+                progress=progress,
+            )
+        except DomainError as error:
+            raise click.ClickException(error.message) from None
+    click.echo(
+        f"{report.debtors} débiteurs, {report.contacts} contacts, {report.invoices} factures, "
+        f"{report.payments} paiements en {report.seconds:.1f} s."
+    )
+    _print_logins([(u.email, u.role, u.full_name) for u in report.users], DEMO_PASSWORD)
+
+
+def _print_logins(users: list[tuple[str, str, str]], password: str) -> None:
+    if not users:
+        return
+    click.echo(f"\nComptes de démonstration (mot de passe : {password})")
+    for email, role, name in users:
+        click.echo(f"  {role:<11} {email:<28} {name}")
+
+
+@main.group()
+def users() -> None:
+    """Comptes utilisateurs."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "full_name", required=True)
+@click.option(
+    "--role",
+    type=click.Choice(["agent", "supervisor", "admin"]),
+    default="agent",
+    show_default=True,
+)
+@click.password_option("--password", prompt="Mot de passe", confirmation_prompt=True)
+def users_create(email: str, full_name: str, role: str, password: str) -> None:
+    """Crée un compte (agent, superviseur ou administrateur)."""
+    from callcenter.domain.accounts import create_user
+    from callcenter.domain.errors import ValidationFailed
+
+    state = _state()
+    try:
+        with session_scope(state.engine) as session:
+            user = create_user(
+                session,
+                email=email,
+                full_name=full_name,
+                role=role,
+                password=password,
+                min_password_length=state.settings.security.password_min_length,
+            )
+    except ValidationFailed as failed:
+        raise click.ClickException(" ".join(failed.errors.values())) from None
+    click.echo(f"Compte créé : {user.email} ({role}).")
+
+
+@main.command("web")
+def web() -> None:
+    """Sert l'application web (gunicorn, threads) sur l'adresse de la configuration."""
+    from gunicorn.app.base import BaseApplication
+
+    settings = _state().settings
+    app = current_app._get_current_object()
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{settings.web.host}:{settings.web.port}")
+            self.cfg.set("workers", 1)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", settings.web.threads)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            return app
+
+    click.echo(f"Callcenter sur http://{settings.web.host}:{settings.web.port}")
+    Server().run()

@@ -1,0 +1,227 @@
+"""Typed settings read from ``config.toml``.
+
+Every key has a working default in the committed ``config.toml``. An unknown or
+ill-typed key stops start-up with a message naming it, so a typo never silently
+falls back to a default. Secrets (passwords, tokens, the session key) are never
+read from the file: only from ``CALLCENTER_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.toml"
+
+
+class ConfigError(Exception):
+    """A configuration problem, with a message an operator can act on."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class AppSettings(_Section):
+    name: str = "Callcenter"
+    environment: Literal["development", "production"] = "development"
+    public_url: str = "http://127.0.0.1:5000"
+    timezone: str = "Europe/Paris"
+    locale: str = "fr_FR"
+    data_dir: str = "var"
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///var/callcenter.db"
+    echo: bool = False
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=5000, ge=1, le=65535)
+    threads: int = Field(default=8, ge=1, le=64)
+    session_hours: int = Field(default=10, ge=1, le=24)
+
+
+class SecuritySettings(_Section):
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+    password_min_length: int = Field(default=10, ge=8)
+
+
+class TelephonySettings(_Section):
+    provider: Literal["simulated", "twilio"] = "simulated"
+    caller_id: str = "+33199000000"
+    twilio_account_sid: str = ""
+    twilio_api_key_sid: str = ""
+    twilio_twiml_app_sid: str = ""
+
+
+class MailSettings(_Section):
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=8025, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    smtp_username: str = ""
+    sender_address: str = "relances@exemple.fr"
+    sender_name: str = "Service relance client"
+
+
+class CompanySettings(_Section):
+    name: str = "Exemple SAS"
+    signature: str = "Le service relance client"
+    iban: str = ""
+    bic: str = ""
+
+
+class SpeechSettings(_Section):
+    model_path: str = ""
+
+
+class DemoSettings(_Section):
+    debtors: int = Field(default=500, ge=1)
+    seed: int = 42
+
+
+class Secrets(BaseModel):
+    """Values that only ever come from the environment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    secret_key: str = ""
+    database_url: str = ""
+    twilio_auth_token: str = ""
+    twilio_api_key_secret: str = ""
+    smtp_password: str = ""
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Secrets:
+        environ = os.environ if environ is None else environ
+        values = {
+            name: environ[f"CALLCENTER_{name.upper()}"]
+            for name in cls.model_fields
+            if environ.get(f"CALLCENTER_{name.upper()}")
+        }
+        return cls(**values)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={'***' if value else ''!r}" for name, value in self)
+        return f"Secrets({shown})"
+
+    __str__ = __repr__
+
+
+class Settings(_Section):
+    app: AppSettings = AppSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    web: WebSettings = WebSettings()
+    security: SecuritySettings = SecuritySettings()
+    telephony: TelephonySettings = TelephonySettings()
+    mail: MailSettings = MailSettings()
+    company: CompanySettings = CompanySettings()
+    speech: SpeechSettings = SpeechSettings()
+    demo: DemoSettings = DemoSettings()
+    _secrets: Secrets = PrivateAttr(default_factory=Secrets)
+    _base_dir: Path = PrivateAttr(default=PROJECT_ROOT)
+
+    @property
+    def secrets(self) -> Secrets:
+        return self._secrets
+
+    @property
+    def data_path(self) -> Path:
+        return _resolve(self._base_dir, self.app.data_dir)
+
+    @property
+    def database_url(self) -> str:
+        """The database URL, a relative SQLite path resolved against the config's folder."""
+        url = self.secrets.database_url or self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(_resolve(self._base_dir, url[len(prefix) :]))
+        return url
+
+    @property
+    def is_production(self) -> bool:
+        return self.app.environment == "production"
+
+    @property
+    def cookies_secure(self) -> bool:
+        """Cookies are marked Secure whenever the product is served over HTTPS."""
+        return self.app.public_url.startswith("https://")
+
+    def session_secret_key(self) -> str:
+        """The key signing sessions and CSRF tokens.
+
+        Production refuses to start without ``CALLCENTER_SECRET_KEY``. In development a
+        random key is kept in the data folder so that every process of ``make run``
+        shares it and sessions survive a restart.
+        """
+        if self.secrets.secret_key:
+            return self.secrets.secret_key
+        if self.is_production:
+            raise ConfigError(
+                "CALLCENTER_SECRET_KEY est obligatoire en production (une longue chaîne aléatoire)."
+            )
+        key_file = self.data_path / "secret_key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+
+def _resolve(base_dir: Path, path: str) -> Path:
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() else base_dir / candidate
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"clé inconnue « {key} »"
+    if kind == "missing":
+        return f"clé obligatoire absente « {key} »"
+    return f"valeur invalide pour « {key} » ({error['msg']}, reçu {error.get('input')!r})"
+
+
+def parse_settings(
+    data: dict[str, Any],
+    *,
+    source: str = "config.toml",
+    base_dir: str | Path = PROJECT_ROOT,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Build settings from parsed TOML, raising ConfigError naming every bad key."""
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "\n".join(f"  - {_describe(error)}" for error in exc.errors())
+        raise ConfigError(f"Configuration {source} refusée :\n{problems}") from None
+    settings._secrets = Secrets.from_environment(environ)
+    settings._base_dir = Path(base_dir)
+    return settings
+
+
+def load_settings(
+    path: str | Path | None = None, environ: dict[str, str] | None = None
+) -> Settings:
+    """Load ``CALLCENTER_CONFIG`` (or the project's ``config.toml``)."""
+    environ = os.environ if environ is None else environ
+    config_path = Path(path or environ.get("CALLCENTER_CONFIG") or DEFAULT_CONFIG_PATH)
+    try:
+        with config_path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"Fichier de configuration introuvable : {config_path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Fichier de configuration {config_path} illisible : {exc}") from None
+    return parse_settings(
+        data, source=str(config_path), base_dir=config_path.resolve().parent, environ=environ
+    )

@@ -1,0 +1,30 @@
+"""The debtor timeline and the audit log share one table: every change has an actor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from callcenter.models import Event, utcnow
+
+
+def record_event(
+    session: Session,
+    *,
+    type: str,
+    actor_id: int | None = None,
+    debtor_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> Event:
+    event = Event(
+        type=type,
+        actor_id=actor_id,
+        debtor_id=debtor_id,
+        payload=payload or {},
+        at=at or utcnow(),
+    )
+    session.add(event)
+    return event

@@ -1,0 +1,41 @@
+"""French formats for what people read: money, dates, times (Babel)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
+
+LOCALE = "fr_FR"
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def money(cents: int | None, currency: str = "EUR") -> str:
+    """``125050`` → ``1 250,50 €`` (French grouping and a non-breaking space before €)."""
+    if cents is None:
+        return ""
+    return format_currency(Decimal(cents) / 100, currency, locale=LOCALE)
+
+
+def number(value: float | int, digits: int = 0) -> str:
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, format=pattern, locale=LOCALE)
+
+
+def day(value: date | datetime | None) -> str:
+    """``15/12/2026``."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(PARIS).date()
+    return format_date(value, format="dd/MM/yyyy", locale=LOCALE)
+
+
+def moment(value: datetime | None, tz: ZoneInfo = PARIS) -> str:
+    """``15/12/2026 14:05`` in the reader's time zone."""
+    if value is None:
+        return ""
+    return format_datetime(value, format="dd/MM/yyyy HH:mm", tzinfo=tz, locale=LOCALE)

@@ -1,0 +1,1 @@
+"""Ports (Protocols) and adapters for telephony, mail and speech."""

@@ -1,0 +1,173 @@
+"""The web layer: the only package that imports Flask."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, g, render_template, request
+from flask_htmx import HTMX
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from callcenter import formatting
+from callcenter.config import PROJECT_ROOT, Settings, load_settings
+from callcenter.db import create_db_engine, read_only
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+)
+
+csrf = CSRFProtect()
+htmx = HTMX()
+login_manager = LoginManager()
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    providers: dict[str, Any] = field(default_factory=dict)
+
+
+def state() -> AppState:
+    from flask import current_app
+
+    return current_app.extensions["callcenter"]
+
+
+def db() -> Session:
+    """The request's unit of work. Read-only requests never take SQLite's write lock."""
+    if "db" not in g:
+        engine = state().engine
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            engine = read_only(engine)
+        g.db = Session(engine, expire_on_commit=False)
+    return g.db
+
+
+def build_app(settings: Settings | None = None, providers: dict[str, Any] | None = None) -> Flask:
+    settings = settings or load_settings()
+    app = Flask(
+        "callcenter",
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    secure = settings.cookies_secure
+    app.config.update(
+        SECRET_KEY=settings.session_secret_key(),
+        SESSION_COOKIE_NAME="callcenter_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.web.session_hours),
+        WTF_CSRF_TIME_LIMIT=settings.web.session_hours * 3600,
+        WTF_CSRF_SSL_STRICT=secure,
+        MAX_CONTENT_LENGTH=512 * 1024 * 1024,
+    )
+    engine = create_db_engine(settings.database_url, echo=settings.database.echo)
+    app.extensions["callcenter"] = AppState(settings, engine, dict(providers or {}))
+
+    csrf.init_app(app)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+
+    _register_template_helpers(app, settings)
+    _register_request_hooks(app)
+    _register_error_pages(app)
+    _register_blueprints(app)
+    return app
+
+
+def _register_template_helpers(app: Flask, settings: Settings) -> None:
+    app.jinja_env.filters.update(
+        money=formatting.money,
+        day=formatting.day,
+        moment=formatting.moment,
+        number=formatting.number,
+    )
+
+    @app.context_processor
+    def product_context() -> dict[str, Any]:
+        from callcenter.domain.accounts import ROLE_LABELS
+
+        return {"app_name": settings.app.name, "role_labels": ROLE_LABELS}
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.teardown_request
+    def close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db", None)
+        if session is not None:
+            session.close()
+
+    @app.after_request
+    def security_headers(response):
+        response.vary.add("HX-Request")
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        if request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def _register_error_pages(app: Flask) -> None:
+    def page(code: int, title: str, message: str):
+        template = "errors/_error.html" if htmx else "errors/error.html"
+        return render_template(template, code=code, title=title, message=message), code
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_error):
+        return page(
+            400,
+            "Formulaire expiré",
+            "Le jeton de sécurité du formulaire est absent ou expiré. "
+            "Rechargez la page et recommencez.",
+        )
+
+    @app.errorhandler(403)
+    def forbidden(_error):
+        return page(403, "Accès refusé", "Votre rôle ne donne pas accès à cette page.")
+
+    @app.errorhandler(404)
+    def not_found(_error):
+        return page(404, "Page introuvable", "Cette adresse ne correspond à aucune page.")
+
+    @app.errorhandler(405)
+    def method_not_allowed(_error):
+        return page(405, "Action impossible", "Cette action n'est pas permise ici.")
+
+    @app.errorhandler(413)
+    def too_large(_error):
+        return page(413, "Fichier trop volumineux", "Le fichier envoyé dépasse la taille permise.")
+
+    @app.errorhandler(500)
+    def server_error(_error):
+        return page(
+            500,
+            "Erreur interne",
+            "Une erreur inattendue est survenue ; rien n'a été enregistré. "
+            "Réessayez ou prévenez votre administrateur.",
+        )
+
+
+def _register_blueprints(app: Flask) -> None:
+    from callcenter.web import admin, agent, auth, supervisor
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(agent.bp)
+    app.register_blueprint(supervisor.bp)
+    app.register_blueprint(admin.bp)

@@ -1,0 +1,167 @@
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from callcenter.domain.accounts import (
+    LoginRefused,
+    ThrottlePolicy,
+    authenticate,
+    create_user,
+    password_matches,
+)
+from callcenter.domain.errors import ValidationFailed
+from callcenter.models import Event, LoginAttempt, User, utcnow
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def agent(session):
+    user = create_user(
+        session, email="Agent@Exemple.fr", full_name="Léa Martin", role="agent", password=PASSWORD
+    )
+    session.commit()
+    return user
+
+
+def test_created_user_has_a_hashed_password_and_an_audit_entry(session, agent):
+    assert agent.email == "agent@exemple.fr"
+    assert PASSWORD not in agent.password_hash
+    assert agent.password_hash.startswith("$argon2id$")
+    assert password_matches(agent.password_hash, PASSWORD)
+    event = session.exec(select(Event).where(Event.type == "user.created")).one()
+    assert event.payload["user_id"] == agent.id
+
+
+def test_create_user_reports_every_bad_field_in_french(session, agent):
+    with pytest.raises(ValidationFailed) as failed:
+        create_user(session, email="agent@exemple.fr", full_name=" ", role="boss", password="court")
+    assert failed.value.errors == {
+        "full_name": "Le nom est obligatoire.",
+        "role": "Rôle inconnu (agent, supervisor ou admin).",
+        "password": "Le mot de passe doit compter au moins 10 caractères.",
+        "email": "Un compte existe déjà avec cette adresse.",
+    }
+    with pytest.raises(ValidationFailed, match="Adresse e-mail invalide"):
+        create_user(
+            session, email="pas-une-adresse", full_name="X", role="agent", password=PASSWORD
+        )
+
+
+def test_authenticate_accepts_the_right_password_whatever_the_case_of_the_address(session, agent):
+    user = authenticate(session, email=" AGENT@exemple.fr ", password=PASSWORD)
+    assert user.id == agent.id
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [("agent@exemple.fr", "mauvais-mot-de-passe"), ("inconnu@exemple.fr", PASSWORD)],
+)
+def test_authenticate_refuses_without_saying_which_part_is_wrong(session, agent, email, password):
+    with pytest.raises(LoginRefused, match="Adresse e-mail ou mot de passe incorrect"):
+        authenticate(session, email=email, password=password)
+
+
+def test_disabled_account_is_refused(session, agent):
+    agent.active = False
+    session.commit()
+    with pytest.raises(LoginRefused, match="désactivé"):
+        authenticate(session, email="agent@exemple.fr", password=PASSWORD)
+
+
+def test_throttle_blocks_even_the_right_password_until_the_window_passes(session, agent):
+    policy = ThrottlePolicy(max_failures=3, window=timedelta(minutes=15))
+    start = utcnow()
+    for minute in range(3):
+        with pytest.raises(LoginRefused, match="incorrect"):
+            authenticate(
+                session,
+                email="agent@exemple.fr",
+                password="faux",
+                policy=policy,
+                now=start + timedelta(minutes=minute),
+            )
+    with pytest.raises(LoginRefused, match="Trop de tentatives"):
+        authenticate(
+            session,
+            email="agent@exemple.fr",
+            password=PASSWORD,
+            policy=policy,
+            now=start + timedelta(minutes=3),
+        )
+    later = start + timedelta(minutes=3) + timedelta(minutes=15, seconds=1)
+    assert (
+        authenticate(
+            session, email="agent@exemple.fr", password=PASSWORD, policy=policy, now=later
+        ).id
+        == agent.id
+    )
+
+
+def test_a_success_resets_the_failure_count(session, agent):
+    policy = ThrottlePolicy(max_failures=2)
+    now = utcnow()
+    with pytest.raises(LoginRefused):
+        authenticate(session, email="agent@exemple.fr", password="faux", policy=policy, now=now)
+    authenticate(
+        session,
+        email="agent@exemple.fr",
+        password=PASSWORD,
+        policy=policy,
+        now=now + timedelta(seconds=1),
+    )
+    with pytest.raises(LoginRefused, match="incorrect"):
+        authenticate(
+            session,
+            email="agent@exemple.fr",
+            password="faux",
+            policy=policy,
+            now=now + timedelta(seconds=2),
+        )
+
+
+def test_one_client_guessing_many_addresses_is_throttled(session, agent):
+    policy = ThrottlePolicy(max_failures=2)
+    now = utcnow()
+    for index in range(8):
+        with pytest.raises(LoginRefused, match="incorrect"):
+            authenticate(
+                session,
+                email=f"x{index}@exemple.fr",
+                password="faux",
+                remote_addr="203.0.113.9",
+                policy=policy,
+                now=now,
+            )
+    with pytest.raises(LoginRefused, match="Trop de tentatives"):
+        authenticate(
+            session,
+            email="agent@exemple.fr",
+            password=PASSWORD,
+            remote_addr="203.0.113.9",
+            policy=policy,
+            now=now,
+        )
+    assert (
+        authenticate(
+            session,
+            email="agent@exemple.fr",
+            password=PASSWORD,
+            remote_addr="198.51.100.7",
+            policy=policy,
+            now=now,
+        ).id
+        == agent.id
+    )
+
+
+def test_every_attempt_is_recorded(session, agent):
+    with pytest.raises(LoginRefused):
+        authenticate(session, email="agent@exemple.fr", password="faux")
+    authenticate(session, email="agent@exemple.fr", password=PASSWORD)
+    session.commit()
+    outcomes = session.exec(select(LoginAttempt.succeeded).order_by(LoginAttempt.id)).all()
+    assert outcomes == [False, True]
+    assert session.exec(select(sa.func.count()).select_from(User)).one() == 1

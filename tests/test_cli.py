@@ -1,0 +1,62 @@
+"""The ``callcenter`` command, run as an operator would, against a configured database."""
+
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from callcenter.cli import main
+
+
+def _run(tmp_path, database_url, *args, input=None):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{database_url}"\n[app]\ndata_dir = "{tmp_path}/var"\n')
+    runner = CliRunner()
+    return runner.invoke(
+        main,
+        list(args),
+        input=input,
+        env={"CALLCENTER_CONFIG": str(config), "CALLCENTER_SECRET_KEY": "k" * 40},
+    )
+
+
+def test_db_upgrade_creates_the_schema(tmp_path):
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    result = _run(tmp_path, url, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert "Schéma de la base à jour." in result.output
+    engine = sa.create_engine(url)
+    assert "debtors" in sa.inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_db_upgrade_on_each_test_database(tmp_path, database_url):
+    result = _run(tmp_path, database_url, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+
+
+def test_users_create_then_refuse_the_same_address(tmp_path, database_url):
+    args = [
+        "users",
+        "create",
+        "--email",
+        "chef@exemple.fr",
+        "--name",
+        "Anne Chef",
+        "--role",
+        "supervisor",
+    ]
+    created = _run(
+        tmp_path, database_url, *args, input="un-bon-mot-de-passe\nun-bon-mot-de-passe\n"
+    )
+    assert created.exit_code == 0, created.output
+    assert "Compte créé : chef@exemple.fr (supervisor)." in created.output
+    again = _run(tmp_path, database_url, *args, input="un-bon-mot-de-passe\nun-bon-mot-de-passe\n")
+    assert again.exit_code == 1
+    assert "Un compte existe déjà avec cette adresse." in again.output
+
+
+def test_bad_configuration_stops_with_the_key_named(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[web]\nport = "huit"\n')
+    result = CliRunner().invoke(main, ["db", "upgrade"], env={"CALLCENTER_CONFIG": str(config)})
+    assert result.exit_code == 2
+    assert "web.port" in result.output

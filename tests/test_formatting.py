@@ -1,0 +1,26 @@
+from datetime import UTC, date, datetime
+
+import pytest
+
+from callcenter import formatting
+
+
+@pytest.mark.parametrize(
+    ("cents", "expected"),
+    [
+        (125050, "1\u202f250,50\xa0€"),
+        (0, "0,00\xa0€"),
+        (5, "0,05\xa0€"),
+        (-99, "-0,99\xa0€"),
+        (123456789, "1\u202f234\u202f567,89\xa0€"),
+    ],
+)
+def test_money_is_french(cents, expected):
+    assert formatting.money(cents) == expected
+
+
+def test_dates_are_french_and_in_paris_time():
+    assert formatting.day(date(2026, 12, 15)) == "15/12/2026"
+    late_evening_utc = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
+    assert formatting.day(late_evening_utc) == "01/01/2027"
+    assert formatting.moment(datetime(2026, 7, 1, 12, 5, tzinfo=UTC)) == "01/07/2026 14:05"

@@ -1,0 +1,53 @@
+"""Role guard, route by route: every route of the app is listed from the URL map."""
+
+import pytest
+
+PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.index", "auth.logout"}
+ALLOWED_ROLES = {
+    "agent": {"agent", "supervisor"},
+    "supervisor": {"supervisor", "admin"},
+    "admin": {"admin"},
+}
+
+
+def _guarded_routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        blueprint = rule.endpoint.split(".")[0]
+        assert blueprint in ALLOWED_ROLES, f"route sans règle d'accès : {rule.rule}"
+        url = rule.rule
+        for argument in rule.arguments:
+            url = url.replace(f"<{argument}>", "1").replace(f"<int:{argument}>", "1")
+        methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+        yield url, methods, ALLOWED_ROLES[blueprint]
+
+
+def test_every_blueprint_has_an_access_rule(app):
+    assert list(_guarded_routes(app))
+
+
+@pytest.mark.parametrize("role", ["agent", "supervisor", "admin"])
+def test_each_role_is_refused_every_route_it_has_no_right_to(app, client, login, role):
+    _user, token = login(role)
+    checked = 0
+    for url, methods, allowed in _guarded_routes(app):
+        for method in methods:
+            response = client.open(url, method=method, headers={"X-CSRFToken": token})
+            if role in allowed:
+                assert response.status_code != 403, (method, url)
+            else:
+                assert response.status_code == 403, (method, url, response.status_code)
+                assert "Accès refusé" in response.get_data(as_text=True)
+                checked += 1
+    if role != "admin":
+        assert checked > 0
+
+
+def test_anonymous_is_sent_to_login_on_every_guarded_route(app, client):
+    for url, methods, _allowed in _guarded_routes(app):
+        for method in methods:
+            if method == "GET":
+                response = client.open(url, method=method)
+                assert response.status_code == 302, url
+                assert "/connexion" in response.headers["Location"]
