@@ -165,9 +165,7 @@ def _register_error_pages(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from callcenter.web import admin, agent, auth, supervisor
+    from callcenter.web import admin, agent, auth, imports, queue, supervisor
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(agent.bp)
-    app.register_blueprint(supervisor.bp)
-    app.register_blueprint(admin.bp)
+    for module in (auth, agent, supervisor, queue, imports, admin):
+        app.register_blueprint(module.bp)

@@ -6,6 +6,8 @@ PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.index", "auth.logout"}
 ALLOWED_ROLES = {
     "agent": {"agent", "supervisor"},
     "supervisor": {"supervisor", "admin"},
+    "queue": {"supervisor", "admin"},
+    "imports": {"supervisor", "admin"},
     "admin": {"admin"},
 }
 
