@@ -1,0 +1,104 @@
+"""Mail port and its SMTP adapter.
+
+The port takes a fully built ``EmailMessage`` and either returns (the server
+accepted it) or raises ``TemporaryMailFailure`` (4xx reply, connection refused,
+timeout: worth retrying) or ``PermanentMailFailure`` (5xx reply: retrying would
+fail the same way).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Protocol
+
+from callcenter.models import OutboxEmail, utcnow
+
+
+class MailFailure(Exception):
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TemporaryMailFailure(MailFailure):
+    """Try again later."""
+
+
+class PermanentMailFailure(MailFailure):
+    """The server refused the message for good."""
+
+
+class MailTransport(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+@dataclass(frozen=True)
+class SmtpTransport:
+    host: str
+    port: int
+    security: str = "none"
+    username: str = ""
+    password: str = ""
+    timeout: float = 30.0
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            with self._connect() as client:
+                if self.username:
+                    client.login(self.username, self.password)
+                refused = client.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            self._raise_for_codes([code for code, _ in error.recipients.values()], str(error))
+        except smtplib.SMTPResponseException as error:
+            self._raise_for_codes([error.smtp_code], _reply_text(error))
+        except (TimeoutError, smtplib.SMTPException, OSError) as error:
+            raise TemporaryMailFailure(f"Serveur SMTP injoignable : {error}") from error
+        if refused:
+            self._raise_for_codes([code for code, _ in refused.values()], str(refused))
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        if self.security == "ssl":
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        if self.security == "starttls":
+            try:
+                client.starttls(context=context)
+            except BaseException:
+                client.close()
+                raise
+        return client
+
+    @staticmethod
+    def _raise_for_codes(codes: list[int], text: str) -> None:
+        if codes and all(500 <= code < 600 for code in codes):
+            raise PermanentMailFailure(f"Refus définitif du serveur SMTP : {text}", codes[0])
+        raise TemporaryMailFailure(f"Refus temporaire du serveur SMTP : {text}", codes[0])
+
+
+def _reply_text(error: smtplib.SMTPResponseException) -> str:
+    reply = error.smtp_error
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return f"{error.smtp_code} {text}"
+
+
+def build_message(email: OutboxEmail, *, sender_name: str, sender_address: str) -> EmailMessage:
+    """The MIME message for an outbox row: text and HTML, stable Message-ID, UTF-8 headers."""
+    message = EmailMessage()
+    local, _, domain = sender_address.partition("@")
+    message["From"] = Address(display_name=sender_name, username=local, domain=domain)
+    message["To"] = email.to_address
+    if email.reply_to:
+        message["Reply-To"] = email.reply_to
+    message["Subject"] = email.subject
+    message["Message-ID"] = email.message_id
+    message["Date"] = format_datetime(email.created_at or utcnow())
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(email.body_text)
+    message.add_alternative(email.body_html, subtype="html")
+    return message
