@@ -172,3 +172,32 @@ def web() -> None:
 
     click.echo(f"Callcenter sur http://{settings.web.host}:{settings.web.port}")
     Server().run()
+
+
+from callcenter.import_cli import import_group  # noqa: E402
+
+main.add_command(import_group)
+
+
+@main.command("mailcatcher")
+def mailcatcher() -> None:
+    """Serveur SMTP local de démonstration : garde chaque message reçu (page « Courriels »)."""
+    import signal
+    import threading
+
+    from callcenter.providers.mailcatcher import start_catcher
+
+    settings = _state().settings
+    folder = settings.data_path / "mailcatcher"
+    controller = start_catcher(folder, settings.mail.smtp_host, settings.mail.smtp_port)
+    click.echo(
+        f"Capteur de courriels sur smtp://{settings.mail.smtp_host}:{settings.mail.smtp_port} "
+        f"(messages dans {folder})"
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    controller.stop()
+from callcenter.queue_cli import queue_group  # noqa: E402, I001
+main.add_command(queue_group)

@@ -98,7 +98,11 @@ def _register_template_helpers(app: Flask, settings: Settings) -> None:
     def product_context() -> dict[str, Any]:
         from callcenter.domain.accounts import ROLE_LABELS
 
-        return {"app_name": settings.app.name, "role_labels": ROLE_LABELS}
+        return {
+            "app_name": settings.app.name,
+            "role_labels": ROLE_LABELS,
+            "show_mail_catcher": not settings.is_production,
+        }
 
 
 def _register_request_hooks(app: Flask) -> None:
@@ -165,7 +169,7 @@ def _register_error_pages(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from callcenter.web import admin, agent, auth, imports, queue, supervisor
+    from callcenter.web import admin, agent, auth, devmail, imports, queue, supervisor
 
-    for module in (auth, agent, supervisor, queue, imports, admin):
+    for module in (auth, agent, supervisor, queue, imports, admin, devmail):
         app.register_blueprint(module.bp)

@@ -9,6 +9,7 @@ ALLOWED_ROLES = {
     "queue": {"supervisor", "admin"},
     "imports": {"supervisor", "admin"},
     "admin": {"admin"},
+    "devmail": {"agent", "supervisor", "admin"},
 }
 
 
