@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from callcenter.domain.audit import record_event
 from callcenter.domain.errors import DomainError, ValidationFailed
-from callcenter.models import LoginAttempt, Role, User, utcnow
+from callcenter.models import AgentState, LoginAttempt, Role, User, utcnow
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("mot de passe factice pour égaliser les temps")
@@ -28,6 +28,14 @@ ROLE_LABELS = {
     Role.AGENT: "Chargé de relance",
     Role.SUPERVISOR: "Superviseur",
     Role.ADMIN: "Administrateur",
+}
+
+AGENT_STATE_LABELS = {
+    AgentState.OFFLINE: "Hors ligne",
+    AgentState.AVAILABLE: "Disponible",
+    AgentState.ON_CALL: "En appel",
+    AgentState.WRAP_UP: "Post-appel",
+    AgentState.PAUSED: "En pause",
 }
 
 CLIENT_FAILURE_FACTOR = 4
