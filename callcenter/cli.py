@@ -199,5 +199,37 @@ def mailcatcher() -> None:
         signal.signal(signum, lambda *_: stop.set())
     stop.wait()
     controller.stop()
+
+
 from callcenter.queue_cli import queue_group  # noqa: E402, I001
+
 main.add_command(queue_group)
+
+
+@main.command("scheduler")
+def scheduler() -> None:
+    """Planificateur (envoi des courriels, promesses…) ; un seul leader à la fois."""
+    import logging
+    import signal
+    import threading
+
+    from callcenter.jobs.leader import leader_lock_for
+    from callcenter.jobs.scheduler import JobContext, run_scheduler
+    from callcenter.providers.mail import transport_from_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    state = _state()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    announced: list[bool] = []
+
+    def on_leadership(leader: bool) -> None:
+        if not leader and not announced:
+            click.echo("Un autre planificateur est actif : celui-ci reste en attente.")
+            announced.append(True)
+
+    context = JobContext(state.settings, state.engine, transport_from_settings(state.settings))
+    lock = leader_lock_for(state.engine, state.settings.data_path)
+    click.echo("Planificateur démarré.")
+    run_scheduler(context, lock, stop=stop, on_leadership=on_leadership)

@@ -125,6 +125,15 @@ def _truncate_postgres(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture
+def postgres_engine() -> Iterator[sa.Engine]:
+    """For tests about PostgreSQL itself: skipped outside CI without a server, failed in CI."""
+    require_component(bool(POSTGRES_URL), "CALLCENTER_TEST_DATABASE_URL non défini (PostgreSQL)")
+    engine = create_db_engine(POSTGRES_URL)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty, migrated database: a SQLite file, or the session's PostgreSQL database."""

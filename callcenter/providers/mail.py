@@ -81,6 +81,17 @@ class SmtpTransport:
         raise TemporaryMailFailure(f"Refus temporaire du serveur SMTP : {text}", codes[0])
 
 
+def transport_from_settings(settings) -> SmtpTransport:
+    mail = settings.mail
+    return SmtpTransport(
+        host=mail.smtp_host,
+        port=mail.smtp_port,
+        security=mail.smtp_security,
+        username=mail.smtp_username,
+        password=settings.secrets.smtp_password,
+    )
+
+
 def _reply_text(error: smtplib.SMTPResponseException) -> str:
     reply = error.smtp_error
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)

@@ -1,0 +1,146 @@
+"""One scheduler leader at a time; jobs run only on the leader and are idempotent."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+
+import sqlalchemy as sa
+from apscheduler.triggers.interval import IntervalTrigger
+
+from callcenter.db import create_db_engine, session_scope
+from callcenter.domain.outbox import enqueue_email
+from callcenter.jobs.leader import FileLeaderLock, PostgresLeaderLock, leader_lock_for
+from callcenter.jobs.scheduler import (
+    JobContext,
+    ScheduledJob,
+    deliver_outbox_job,
+    evaluate_promises_job,
+    run_scheduler,
+)
+from callcenter.models import Debtor, Promise
+from callcenter.providers.mail import SmtpTransport
+from tests.smtp_server import ScriptedHandler, SmtpServer
+
+
+def _two_locks(engine, settings):
+    if engine.dialect.name == "postgresql":
+        second_engine = create_db_engine(settings.database_url)
+        return PostgresLeaderLock(engine), PostgresLeaderLock(second_engine), second_engine
+    path = settings.data_path / "scheduler.lock"
+    return FileLeaderLock(path), FileLeaderLock(path), None
+
+
+def test_second_lock_waits_until_the_leader_releases(engine, settings):
+    first, second, extra_engine = _two_locks(engine, settings)
+    try:
+        assert first.try_acquire()
+        assert first.still_held()
+        assert not second.try_acquire()
+        first.release()
+        assert second.try_acquire()
+        assert not first.try_acquire()
+        second.release()
+    finally:
+        if extra_engine is not None:
+            extra_engine.dispose()
+
+
+def test_a_dead_leaders_lock_is_taken_over(postgres_engine):
+    standby_engine = create_db_engine(postgres_engine.url.render_as_string(hide_password=False))
+    leader, standby = PostgresLeaderLock(postgres_engine), PostgresLeaderLock(standby_engine)
+    try:
+        assert leader.try_acquire()
+        assert not standby.try_acquire()
+        leader.connection.invalidate()
+        assert not leader.still_held()
+        assert standby.try_acquire()
+        standby.release()
+    finally:
+        leader.release()
+        standby_engine.dispose()
+
+
+def test_only_the_leader_runs_jobs_and_the_standby_takes_over(engine, settings):
+    first_lock, second_lock, extra_engine = _two_locks(engine, settings)
+    runs: list[str] = []
+
+    def probe(context):
+        runs.append(context.settings.app.name)
+
+    def start(name, lock):
+        context = JobContext(
+            settings.model_copy(update={"app": settings.app.model_copy(update={"name": name})}),
+            engine,
+            None,
+        )
+        stop = threading.Event()
+        jobs = [ScheduledJob("probe", probe, IntervalTrigger(seconds=0.1), True)]
+        thread = threading.Thread(
+            target=run_scheduler,
+            args=(context, lock),
+            kwargs={"stop": stop, "jobs": jobs, "standby_poll_seconds": 0.1},
+            daemon=True,
+        )
+        thread.start()
+        return stop, thread
+
+    stop_first, thread_first = start("premier", first_lock)
+    time.sleep(0.5)
+    stop_second, thread_second = start("second", second_lock)
+    time.sleep(0.8)
+    assert runs and set(runs) == {"premier"}, "le second planificateur reste en attente"
+    stop_first.set()
+    thread_first.join(timeout=10)
+    runs.clear()
+    time.sleep(1.0)
+    stop_second.set()
+    thread_second.join(timeout=10)
+    assert runs and set(runs) == {"second"}, "le second prend la main quand le premier s'arrête"
+    if extra_engine is not None:
+        extra_engine.dispose()
+
+
+def test_leader_lock_matches_the_database(engine, settings):
+    lock = leader_lock_for(engine, settings.data_path)
+    expected = PostgresLeaderLock if engine.dialect.name == "postgresql" else FileLeaderLock
+    assert isinstance(lock, expected)
+
+
+def test_outbox_job_twice_sends_once(engine, settings):
+    with session_scope(engine) as session:
+        enqueue_email(
+            session,
+            idempotency_key="job:1",
+            template="attempt",
+            to_address="compta@exemple.fr",
+            subject="Nous avons tenté de vous joindre",
+            body_text="Bonjour",
+            body_html="<p>Bonjour</p>",
+            message_id_domain="exemple.fr",
+        )
+    with SmtpServer(ScriptedHandler()) as server:
+        context = JobContext(settings, engine, SmtpTransport(server.host, server.port))
+        deliver_outbox_job(context)
+        deliver_outbox_job(context)
+    assert len(server.handler.accepted) == 1
+
+
+def test_promise_job_breaks_an_overdue_promise_once(engine, settings):
+    with session_scope(engine) as session:
+        debtor = Debtor(account_code="411C7", name="Martin SA")
+        session.add(debtor)
+        session.flush()
+        session.add(
+            Promise(debtor_id=debtor.id, amount_cents=10_000, promised_date=date(2020, 1, 10))
+        )
+    context = JobContext(settings, engine, None)
+    evaluate_promises_job(context)
+    evaluate_promises_job(context)
+    with engine.connect() as connection:
+        statuses = connection.execute(sa.text("SELECT status FROM promises")).scalars().all()
+        events = connection.execute(
+            sa.text("SELECT count(*) FROM events WHERE type = 'promise.broken'")
+        ).scalar_one()
+    assert statuses == ["broken"] and events == 1
