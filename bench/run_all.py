@@ -37,7 +37,9 @@ def main() -> int:
     scripts = sorted(BENCH_DIR.glob("bench_*.py"))
     if args.only:
         scripts = [s for s in scripts if s.stem == f"bench_{args.only}"]
-    print(f"machine: {platform.node()} · {os.cpu_count()} cœurs · Python {platform.python_version()}")
+    print(
+        f"machine: {platform.node()} · {os.cpu_count()} cœurs · Python {platform.python_version()}"
+    )
     print(f"date: {time.strftime('%Y-%m-%d %H:%M')}")
     pg = postgres_url()
     failures = 0
