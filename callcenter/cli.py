@@ -12,21 +12,31 @@ from flask.cli import FlaskGroup
 
 from callcenter.config import ConfigError, load_settings
 from callcenter.db import session_scope
+from callcenter.import_cli import import_group
+from callcenter.queue_cli import queue_group
 
 
 def _create_app():
     from callcenter import create_app
 
     try:
-        return create_app(load_settings())
+        app = create_app(load_settings())
     except ConfigError as error:
         click.echo(str(error), err=True)
         sys.exit(2)
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(app.extensions["callcenter"].engine.dispose)
+    return app
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)
 def main() -> None:
     """Callcenter : assistant de campagnes de relance téléphonique."""
+
+
+main.add_command(import_group)
+main.add_command(queue_group)
 
 
 def _state():
@@ -174,11 +184,6 @@ def web() -> None:
     Server().run()
 
 
-from callcenter.import_cli import import_group  # noqa: E402
-
-main.add_command(import_group)
-
-
 @main.command("mailcatcher")
 def mailcatcher() -> None:
     """Serveur SMTP local de démonstration : garde chaque message reçu (page « Courriels »)."""
@@ -199,11 +204,6 @@ def mailcatcher() -> None:
         signal.signal(signum, lambda *_: stop.set())
     stop.wait()
     controller.stop()
-
-
-from callcenter.queue_cli import queue_group  # noqa: E402, I001
-
-main.add_command(queue_group)
 
 
 @main.command("scheduler")

@@ -14,7 +14,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.toml"
@@ -88,6 +95,118 @@ class DemoSettings(_Section):
     seed: int = 42
 
 
+PHONE_ACTIONS = ("call", "preventive_call")
+LadderAction = Literal["email", "call", "preventive_call", "letter", "formal_notice", "litigation"]
+
+
+class QueueSettings(_Section):
+    """Weights of the score, eligibility rules and leases of the work queue."""
+
+    lease_minutes: int = Field(default=15, ge=1, le=240)
+    skip_minutes: int = Field(default=60, ge=1)
+    callback_reassign_minutes: int = Field(default=30, ge=0)
+    max_attempts_per_week: int = Field(default=3, ge=1)
+    min_hours_between_attempts: float = Field(default=4.0, ge=0)
+    cap_across_channels: bool = False
+    calling_weekdays: list[int] = [1, 2, 3, 4, 5]
+    calling_hours: list[str] = ["09:00-12:30", "14:00-18:30"]
+    public_holidays: bool = True
+    points_per_log_euro: float = 4.0
+    points_per_overdue_day: float = 0.5
+    max_overdue_days: int = Field(default=120, ge=1)
+    points_per_broken_promise: float = 15.0
+    points_promise_due_today: float = 25.0
+    points_callback_due: float = 1000.0
+    points_never_reached: float = 10.0
+    points_per_day_since_contact: float = 1.0
+    max_days_since_contact: int = Field(default=30, ge=1)
+    points_per_risk: float = 0.2
+    penalty_per_attempt_today: float = 20.0
+    segment_points: dict[str, float] = {"key_account": 15.0, "standard": 0.0, "small": -5.0}
+
+    @field_validator("calling_weekdays")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        if any(day < 1 or day > 7 for day in value):
+            raise ValueError("jours ISO de 1 (lundi) à 7 (dimanche)")
+        return value
+
+    @field_validator("calling_hours")
+    @classmethod
+    def _hours(cls, value: list[str]) -> list[str]:
+        for window in value:
+            start, sep, end = window.partition("-")
+            if not sep or not (_is_clock(start) and _is_clock(end)) or start >= end:
+                raise ValueError(f"plage horaire « {window} » : attendu HH:MM-HH:MM")
+        return value
+
+
+def _is_clock(text: str) -> bool:
+    hours, sep, minutes = text.partition(":")
+    return (
+        bool(sep)
+        and len(hours) == 2
+        and len(minutes) == 2
+        and hours.isdigit()
+        and minutes.isdigit()
+        and int(hours) < 24
+        and int(minutes) < 60
+    )
+
+
+class LadderStep(_Section):
+    """One rung: an action ``offset_days`` from the due date (negative: before)."""
+
+    offset_days: int
+    action: LadderAction
+    label: str = Field(min_length=1, max_length=120)
+    min_amount_cents: int = Field(default=0, ge=0)
+
+
+def _steps(*rows: tuple[int, str, str, int]) -> list[LadderStep]:
+    return [
+        LadderStep(offset_days=o, action=a, label=label, min_amount_cents=m)
+        for o, a, label, m in rows
+    ]
+
+
+_LARGE_INVOICE_CENTS = 500_000
+_PREVENTIVE_EMAIL = (-10, "email", "E-mail préventif : tout est-il en ordre ?", 0)
+_LATE_STEPS = (
+    (35, "letter", "Lettre de relance", 0),
+    (45, "formal_notice", "Mise en demeure", 0),
+    (60, "litigation", "Transmission au contentieux", 0),
+)
+_EMAILS = ((1, "email", "1er e-mail de relance", 0), (8, "email", "2e e-mail de relance", 0))
+_STANDARD_LADDER = _steps(
+    _PREVENTIVE_EMAIL,
+    (-3, "preventive_call", "Appel préventif (grosse facture)", _LARGE_INVOICE_CENTS),
+    *_EMAILS,
+    (15, "call", "1er appel", 0),
+    (25, "call", "2e appel", 0),
+    *_LATE_STEPS,
+)
+_KEY_ACCOUNT_LADDER = _steps(
+    _PREVENTIVE_EMAIL,
+    (-3, "preventive_call", "Appel préventif", 0),
+    *_EMAILS,
+    (25, "call", "1er appel", 0),
+    (30, "call", "2e appel", 0),
+    *_LATE_STEPS,
+)
+
+
+class LadderSettings(_Section):
+    """The dunning ladder of each segment; an unknown segment follows « standard »."""
+
+    standard: list[LadderStep] = _STANDARD_LADDER
+    key_account: list[LadderStep] = _KEY_ACCOUNT_LADDER
+    small: list[LadderStep] = _STANDARD_LADDER
+
+    def for_segment(self, segment: str) -> list[LadderStep]:
+        return getattr(self, segment) if segment in type(self).model_fields else self.standard
+
+
 class Secrets(BaseModel):
     """Values that only ever come from the environment."""
 
@@ -126,6 +245,8 @@ class Settings(_Section):
     company: CompanySettings = CompanySettings()
     speech: SpeechSettings = SpeechSettings()
     demo: DemoSettings = DemoSettings()
+    queue: QueueSettings = QueueSettings()
+    ladder: LadderSettings = LadderSettings()
     _secrets: Secrets = PrivateAttr(default_factory=Secrets)
     _base_dir: Path = PrivateAttr(default=PROJECT_ROOT)
 

@@ -462,3 +462,35 @@ class Transcript(SQLModel, table=True):
     words: list[dict[str, Any]] = json_field(list)
     confidence: float | None = None
     created_at: datetime = timestamp(nullable=False, default_now=True)
+
+
+class ImportMapping(SQLModel, table=True):
+    """A saved column mapping of one source (file header → field), reused at each import."""
+
+    __tablename__ = "import_mappings"
+    __table_args__ = (sa.UniqueConstraint("name", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80)
+    kind: str = Field(max_length=20)
+    mapping: dict[str, Any] = json_field(dict)
+    created_at: datetime = timestamp(nullable=False, default_now=True)
+    updated_at: datetime = timestamp(nullable=False, default_now=True)
+
+
+class ImportBatch(SQLModel, table=True):
+    """One uploaded file: its dry-run report, then whether it was applied."""
+
+    __tablename__ = "import_batches"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)
+    source_name: str = Field(max_length=255)
+    mapping_name: str | None = Field(default=None, max_length=80)
+    status: str = Field(default="checked", max_length=20)
+    report: dict[str, Any] = json_field(dict)
+    error_count: int = 0
+    stored_path: str | None = Field(default=None, max_length=500)
+    created_by_id: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = timestamp(nullable=False, default_now=True, index=True)
+    applied_at: datetime | None = timestamp()

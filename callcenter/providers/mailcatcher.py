@@ -63,9 +63,7 @@ def _write_atomically(path: Path, content: bytes) -> None:
 
 
 def start_catcher(folder: Path, host: str, port: int) -> Controller:
-    controller = Controller(
-        CatchingHandler(folder), hostname=host, port=port, enable_SMTPUTF8=True
-    )
+    controller = Controller(CatchingHandler(folder), hostname=host, port=port, enable_SMTPUTF8=True)
     controller.start()
     return controller
 

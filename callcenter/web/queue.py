@@ -2,10 +2,57 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from callcenter.models import Role
+from callcenter.domain.queue import explain_debtor, refresh_all
+from callcenter.domain.queue import report as queue_report
+from callcenter.domain.queue.ladder import SEGMENT_LABELS
+from callcenter.models import Role, utcnow
+from callcenter.web import db, htmx, state
 from callcenter.web.auth import guard_blueprint
 
 bp = Blueprint("queue", __name__, url_prefix="/supervision/file")
 guard_blueprint(bp, Role.SUPERVISOR, Role.ADMIN)
+
+MAX_QUERY = 100
+
+
+def _search_context(session) -> dict:
+    text = request.args.get("q", "").strip()[:MAX_QUERY]
+    reason = request.args.get("motif", "").strip()
+    results = queue_report.search(session, text=text) if text else []
+    why = None
+    if len(results) == 1:
+        why = explain_debtor(
+            session, debtor_id=results[0].debtor_id, now=utcnow(), settings=state().settings
+        )
+    listed = queue_report.excluded_with(session, reason=reason) if reason else []
+    return {"q": text, "results": results, "why": why, "motif": reason, "listed": listed}
+
+
+@bp.get("/")
+def home():
+    session = db()
+    context = _search_context(session)
+    if htmx and request.args.get("partial") == "recherche":
+        return render_template("queue/_search.html", **context)
+    return render_template(
+        "queue/home.html",
+        depth=queue_report.depth(session),
+        top=queue_report.top_rows(session),
+        exclusions=queue_report.exclusion_counts(session),
+        segment_labels=SEGMENT_LABELS,
+        **context,
+    )
+
+
+@bp.post("/recalcul")
+def refresh():
+    session = db()
+    report = refresh_all(session, now=utcnow(), settings=state().settings)
+    session.commit()
+    flash(
+        f"File recalculée : {report.ready} débiteurs à appeler, {report.excluded} exclus.",
+        "success",
+    )
+    return redirect(url_for("queue.home"))

@@ -1,28 +1,290 @@
-"""Supervisor pages: the portfolio at a glance (the cockpit grows here)."""
+"""Supervisor pages: the portfolio at a glance and the aged balance (balance âgée)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import csv
+import io
+import math
+import re
+import tempfile
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, render_template
-from sqlmodel import select
+from flask import Blueprint, Response, render_template, request
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
+from callcenter.db import read_only
+from callcenter.domain.aging import (
+    AMOUNT_COLUMNS,
+    ORDER_LABELS,
+    AgingAmounts,
+    AgingOrder,
+    AgingTally,
+    aged_balance,
+    dso,
+    iter_aged_balance,
+    parse_order,
+    segments,
+)
+from callcenter.domain.errors import ValidationFailed
 from callcenter.domain.portfolio import portfolio_summary
 from callcenter.models import Role, User
-from callcenter.web import db, state
+from callcenter.web import db, htmx, state
 from callcenter.web.auth import guard_blueprint
 
 bp = Blueprint("supervisor", __name__, url_prefix="/supervision")
 guard_blueprint(bp, Role.SUPERVISOR, Role.ADMIN)
 
+AGING_PAGE_SIZE = 50
+SEGMENT_LABELS = {"key_account": "Grand compte", "standard": "Standard", "small": "Petit compte"}
+EXPORT_HEADERS = (
+    "Code compte",
+    "Débiteur",
+    "Segment",
+    *(label for _, label in AMOUNT_COLUMNS),
+    "Avoir",
+)
+XLSX_MONEY_FORMAT = "#,##0.00 €"
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_CHUNK_BYTES = 64 * 1024
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _today() -> date:
+    return datetime.now(ZoneInfo(state().settings.app.timezone)).date()
+
+
+def segment_label(segment: str) -> str:
+    return SEGMENT_LABELS.get(segment, segment)
+
 
 @bp.get("/")
 def home():
     session = db()
-    today = datetime.now(ZoneInfo(state().settings.app.timezone)).date()
+    today = _today()
     summary = portfolio_summary(session, today=today)
     agents = session.exec(
         select(User).where(User.role == Role.AGENT, User.active).order_by(User.full_name)
     ).all()
     return render_template("supervisor/home.html", summary=summary, agents=agents, today=today)
+
+
+def _aging_filters() -> tuple[str | None, AgingOrder, int, dict[str, str]]:
+    """Segment, sort and page number from the query string; errors in French, per field."""
+    errors: dict[str, str] = {}
+    segment = request.args.get("segment", "").strip() or None
+    try:
+        order = parse_order(request.args.get("tri"))
+    except ValidationFailed as failed:
+        order = AgingOrder.TOTAL
+        errors["tri"] = failed.errors["order"]
+    raw_page = request.args.get("page", "1").strip() or "1"
+    page = int(raw_page) if raw_page.isdigit() else 0
+    if page < 1:
+        errors["page"] = (
+            f"Numéro de page invalide : « {raw_page} ». Indiquez un entier à partir de 1."
+        )
+        page = 1
+    return segment, order, page, errors
+
+
+@bp.get("/balance-agee")
+def aged_balance_page():
+    """The aged balance: totals, one page of debtors, segment filter and sort (htmx refresh)."""
+    session = db()
+    as_of = _today()
+    segment, order, page, errors = _aging_filters()
+    balance = aged_balance(
+        session,
+        as_of=as_of,
+        segment=segment,
+        order=order,
+        limit=AGING_PAGE_SIZE,
+        offset=(page - 1) * AGING_PAGE_SIZE,
+    )
+    context = {
+        "balance": balance,
+        "page": page,
+        "pages": max(1, math.ceil(balance.totals.debtors / AGING_PAGE_SIZE)),
+        "segments": segments(session),
+        "order_labels": ORDER_LABELS,
+        "amount_columns": AMOUNT_COLUMNS,
+        "segment_label": segment_label,
+        "errors": errors,
+    }
+    status = 422 if errors else 200
+    if htmx:
+        return render_template("supervisor/_aged_balance.html", **context), status
+    indicator = dso(session, as_of=as_of)
+    return render_template("supervisor/aged_balance.html", dso=indicator, **context), status
+
+
+def _export_request() -> tuple[Engine, date, str | None, AgingOrder, dict[str, str]]:
+    segment, order, _page, errors = _aging_filters()
+    return read_only(state().engine), _today(), segment, order, errors
+
+
+def _export_refused(errors: dict[str, str]):
+    message = " ".join(errors.values())
+    return render_template(
+        "errors/error.html", code=422, title="Export impossible", message=message
+    ), 422
+
+
+def _export_name(as_of: date, segment: str | None, extension: str) -> str:
+    suffix = "-" + re.sub(r"[^A-Za-z0-9_-]", "_", segment) if segment else ""
+    return f"balance-agee-{as_of.isoformat()}{suffix}.{extension}"
+
+
+def spreadsheet_text(value: str) -> str:
+    """Text a spreadsheet must not run as a formula (``=``, ``+``, ``-``, ``@`` …): quoted."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def euros_fr(cents: int) -> str:
+    """``-123456`` → ``-1234,56``: euros with two decimals and a decimal comma, no grouping."""
+    sign = "-" if cents < 0 else ""
+    whole, rest = divmod(abs(cents), 100)
+    return f"{sign}{whole},{rest:02d}"
+
+
+def _amount_values(amounts: AgingAmounts) -> list[int]:
+    return [getattr(amounts, name) for name, _ in AMOUNT_COLUMNS]
+
+
+def csv_export_lines(
+    engine: Engine, as_of: date, segment: str | None, order: AgingOrder
+) -> Iterator[str]:
+    """The CSV, a few hundred lines at a time; the totals line sums the lines streamed."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    yield "\ufeff"
+    writer.writerow(EXPORT_HEADERS)
+    tally = AgingTally()
+    with Session(engine) as session:
+        rows = iter_aged_balance(session, as_of=as_of, segment=segment, order=order)
+        for number, row in enumerate(map(tally.add, rows), 1):
+            writer.writerow(
+                [
+                    spreadsheet_text(row.account_code),
+                    spreadsheet_text(row.name),
+                    spreadsheet_text(segment_label(row.segment)),
+                    *(euros_fr(cents) for cents in _amount_values(row.amounts)),
+                    euros_fr(row.credit_cents),
+                ]
+            )
+            if number % 500 == 0:
+                yield flush()
+    totals = tally.totals()
+    writer.writerow(
+        [
+            "Total",
+            f"{totals.debtors} débiteurs",
+            spreadsheet_text(segment_label(segment)) if segment else "Tous",
+            *(euros_fr(cents) for cents in _amount_values(totals.amounts)),
+            euros_fr(totals.credit_cents),
+        ]
+    )
+    yield flush()
+
+
+@bp.get("/balance-agee.csv")
+def aged_balance_csv():
+    """CSV export in the French convention (``;``, decimal comma, UTF-8 with BOM), streamed."""
+    engine, as_of, segment, order, errors = _export_request()
+    if errors:
+        return _export_refused(errors)
+    response = Response(csv_export_lines(engine, as_of, segment, order), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{_export_name(as_of, segment, "csv")}"'
+    )
+    return response
+
+
+def _money_cells(sheet, cents_values: list[int], font: Font | None = None) -> list[WriteOnlyCell]:
+    cells = []
+    for cents in cents_values:
+        cell = WriteOnlyCell(sheet, value=Decimal(cents) / 100)
+        cell.number_format = XLSX_MONEY_FORMAT
+        if font is not None:
+            cell.font = font
+        cells.append(cell)
+    return cells
+
+
+def write_xlsx_export(
+    output, engine: Engine, as_of: date, segment: str | None, order: AgingOrder
+) -> None:
+    """A write-only workbook: each row goes to disk as it is appended, never all in memory."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Balance âgée")
+    sheet.freeze_panes = "A2"
+    for letter, width in zip("ABCDEFGHIJK", (14, 40, 14, *([15] * 8)), strict=True):
+        sheet.column_dimensions[letter].width = width
+    bold = Font(bold=True)
+
+    def texts(values, font: Font | None = None) -> list[WriteOnlyCell]:
+        """String cells, never formulas, whatever the text starts with."""
+        cells = []
+        for value in values:
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.data_type = "s"
+            if font is not None:
+                cell.font = font
+            cells.append(cell)
+        return cells
+
+    sheet.append(texts(EXPORT_HEADERS, bold))
+    tally = AgingTally()
+    with Session(engine) as session:
+        rows = iter_aged_balance(session, as_of=as_of, segment=segment, order=order)
+        for row in map(tally.add, rows):
+            sheet.append(
+                [
+                    *texts([row.account_code, row.name, segment_label(row.segment)]),
+                    *_money_cells(sheet, [*_amount_values(row.amounts), row.credit_cents]),
+                ]
+            )
+    totals = tally.totals()
+    scope = segment_label(segment) if segment else "Tous"
+    money = _money_cells(sheet, [*_amount_values(totals.amounts), totals.credit_cents], bold)
+    sheet.append([*texts(["Total", f"{totals.debtors} débiteurs", scope], bold), *money])
+    workbook.save(output)
+
+
+def _xlsx_chunks(
+    engine: Engine, as_of: date, segment: str | None, order: AgingOrder
+) -> Iterator[bytes]:
+    """The workbook, built in a temporary file when the download starts, then sent by chunks."""
+    with tempfile.TemporaryFile() as output:
+        write_xlsx_export(output, engine, as_of, segment, order)
+        output.seek(0)
+        while chunk := output.read(XLSX_CHUNK_BYTES):
+            yield chunk
+
+
+@bp.get("/balance-agee.xlsx")
+def aged_balance_xlsx():
+    """XLSX export: amounts are numbers formatted ``#,##0.00 €``, a header and a totals row."""
+    engine, as_of, segment, order, errors = _export_request()
+    if errors:
+        return _export_refused(errors)
+    response = Response(_xlsx_chunks(engine, as_of, segment, order), mimetype=XLSX_MIME)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{_export_name(as_of, segment, "xlsx")}"'
+    )
+    return response

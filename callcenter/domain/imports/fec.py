@@ -1,0 +1,298 @@
+"""The FEC (Fichier des Écritures Comptables, article A47 A-1 du LPF) as a source of debtors,
+invoices and payments.
+
+Only customer entries count: accounts ``411*`` carrying an auxiliary account. ``CompAuxNum`` /
+``CompAuxLib`` give the debtor; debit lines grouped by debtor and ``PieceRef`` give the
+invoices (dated by ``PieceDate``); every credit line is a payment (a credit note — « avoir » —
+when it comes from a sales journal) dated by ``EcritureDate``. Lettering (``EcritureLet``) ties
+payments to invoices: a payment pays first the invoices lettered with the same code on the
+same account (codes are reused across customers), then the oldest open ones. The FEC has no
+due date: a new invoice is due at its date plus the debtor's payment terms. 411 lines without
+an auxiliary account cannot name a debtor: they are reported and skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlmodel import Session
+
+from callcenter.domain.imports import values as v
+from callcenter.domain.imports.columns import normalise_header
+from callcenter.domain.imports.entities import DebtorRow, PaymentRow, debtor_ids, upsert_debtors
+from callcenter.domain.imports.report import ImportReport
+from callcenter.domain.imports.sources import Table
+from callcenter.domain.imports.staging import InvoiceStage
+from callcenter.domain.imports.tabular import Progress, apply_payments
+
+FEC_COLUMNS = (
+    "JournalCode",
+    "JournalLib",
+    "EcritureNum",
+    "EcritureDate",
+    "CompteNum",
+    "CompteLib",
+    "CompAuxNum",
+    "CompAuxLib",
+    "PieceRef",
+    "PieceDate",
+    "EcritureLib",
+    "Debit",
+    "Credit",
+    "EcritureLet",
+    "DateLet",
+    "ValidDate",
+    "Montantdevise",
+    "Idevise",
+)
+AMOUNT_COLUMNS = ("Debit", "Credit")
+SIGNED_COLUMNS = ("Montant", "Sens")
+SALES_JOURNALS = frozenset({"VE", "VT", "VTE", "VEN", "VENT", "VENTE", "VENTES"})
+CUSTOMER_ACCOUNT_PREFIX = "411"
+MAX_NUMBER = 60
+
+
+@dataclass
+class _Invoice:
+    account: str
+    piece: str
+    line: int
+    issue: date
+    amount: int = 0
+    letters: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Credit:
+    line: int
+    account: str
+    journal: str
+    sales: bool
+    paid_on: date
+    amount: int
+    letter: str
+    key: str
+
+
+def import_fec(
+    session: Session,
+    *,
+    table: Table,
+    report: ImportReport,
+    now: datetime,
+    actor_id: int | None,
+    default_terms: int,
+    progress: Progress | None = None,
+) -> None:
+    index = {normalise_header(title): position for position, title in enumerate(table.header)}
+    wanted = [name for name in FEC_COLUMNS if name not in AMOUNT_COLUMNS]
+    signed = all(normalise_header(n) in index for n in SIGNED_COLUMNS) and not all(
+        normalise_header(n) in index for n in AMOUNT_COLUMNS
+    )
+    wanted += list(SIGNED_COLUMNS if signed else AMOUNT_COLUMNS)
+    missing = [name for name in wanted if normalise_header(name) not in index]
+    report.notes.append(f"Fichier lu : {table.description}.")
+    if missing:
+        report.error(
+            table.header_line,
+            None,
+            "Ce fichier n'est pas un FEC : colonne(s) obligatoire(s) absente(s) : "
+            + ", ".join(missing)
+            + ".",
+        )
+        return
+    col = {name: index[normalise_header(name)] for name in wanted}
+    extra = [
+        t
+        for t in table.header
+        if t and normalise_header(t) not in {normalise_header(n) for n in wanted}
+    ]
+    if extra:
+        report.notes.append(f"Colonnes supplémentaires ignorées : {', '.join(extra)}.")
+    width = max(col.values()) + 1
+
+    names: dict[str, tuple[int, str]] = {}
+    invoices: dict[tuple[str, str], _Invoice] = {}
+    credits: list[_Credit] = []
+    occurrences: Counter[str] = Counter()
+    customer_lines = 0
+    for count, (line, cells) in enumerate(table.rows, start=1):
+        report.rows = count
+        if progress and count % 5_000 == 0:
+            progress(*table.progress())
+        if len(cells) < width:
+            cells = [*cells, *([""] * (width - len(cells)))]
+        account_number = cells[col["CompteNum"]].strip()
+        if not account_number.startswith(CUSTOMER_ACCOUNT_PREFIX):
+            continue
+        account = cells[col["CompAuxNum"]].strip()
+        if not account:
+            report.skip(
+                line,
+                "CompAuxNum",
+                f"Écriture sur le compte client {account_number} sans compte auxiliaire "
+                "(CompAuxNum) : aucun débiteur identifiable, ligne ignorée.",
+            )
+            continue
+        customer_lines += 1
+        journal = cells[col["JournalCode"]].strip()
+        sales = (
+            journal.upper() in SALES_JOURNALS or "VENTE" in cells[col["JournalLib"]].strip().upper()
+        )
+        amount = _amount(report, line, cells, col, signed)
+        entry_date = _date(report, line, cells[col["EcritureDate"]], "EcritureDate")
+        piece_text = cells[col["PieceDate"]].strip()
+        piece_date = _date(report, line, piece_text, "PieceDate") if piece_text else entry_date
+        if amount is None or entry_date is None or piece_date is None:
+            continue
+        name = cells[col["CompAuxLib"]].strip() or account
+        names.setdefault(account, (line, name[:200]))
+        piece = " ".join(cells[col["PieceRef"]].split())
+        letter = cells[col["EcritureLet"]].strip()
+        if amount > 0:
+            invoice = invoices.get((account, piece))
+            if invoice is None:
+                invoice = invoices[(account, piece)] = _Invoice(account, piece, line, piece_date)
+            invoice.amount += amount
+            invoice.issue = min(invoice.issue, piece_date)
+            if letter:
+                invoice.letters.add(letter)
+        elif amount < 0:
+            key = "|".join(
+                (
+                    journal,
+                    entry_date.isoformat(),
+                    account,
+                    piece,
+                    str(-amount),
+                    cells[col["EcritureLib"]].strip(),
+                )
+            )
+            occurrences[key] += 1
+            credits.append(
+                _Credit(
+                    line,
+                    account,
+                    journal,
+                    sales,
+                    entry_date,
+                    -amount,
+                    letter,
+                    f"{key}|{occurrences[key]}",
+                )
+            )
+    if not report.ok:
+        return
+    if not customer_lines:
+        report.notes.append(
+            "Aucune écriture client (compte 411 avec compte auxiliaire) dans ce FEC."
+        )
+    report.notes.append(
+        "Le FEC ne contient pas d'échéance : l'échéance d'une nouvelle facture est sa date de "
+        f"pièce plus le délai de paiement du débiteur ({default_terms} jours pour un nouveau "
+        "débiteur)."
+    )
+    numbers = _invoice_numbers(invoices)
+    report.counts["debtors"] = upsert_debtors(
+        session,
+        [DebtorRow(line, account, name) for account, (line, name) in names.items()],
+        default_terms=default_terms,
+        actor_id=actor_id,
+        source=report.source,
+        now=now,
+    )
+    stage = InvoiceStage(session)
+    stage.add(
+        [
+            (
+                inv.line,
+                numbers[key],
+                inv.account,
+                inv.issue.isoformat(),
+                None,
+                inv.amount,
+                None,
+                "EUR",
+            )
+            for key, inv in invoices.items()
+        ]
+    )
+    labels = {"number": "PieceRef", "account_code": "CompAuxNum"}
+    stage.check(report, labels)
+    if not report.ok:
+        return
+    totals = stage.count()
+    report.counts["invoices"] = totals
+    stage.record_events(actor_id=actor_id, source=report.source, now=now)
+    stage.merge(totals, now=now)
+    stage.drop()
+
+    lettered: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for key, invoice in sorted(invoices.items(), key=lambda item: item[1].issue):
+        for letter in invoice.letters:
+            lettered[(invoice.account, letter)].append(numbers[key])
+    payments = [
+        PaymentRow(
+            line=credit.line,
+            reference="FEC-" + hashlib.sha1(credit.key.encode()).hexdigest()[:24],
+            account_code=credit.account,
+            paid_on=credit.paid_on,
+            amount_cents=credit.amount,
+            method="avoir" if credit.sales else "règlement",
+            preferred_numbers=lettered.get((credit.account, credit.letter), [])
+            if credit.letter
+            else [],
+        )
+        for credit in credits
+    ]
+    ids = debtor_ids(session, names)
+    apply_payments(session, payments, ids=ids, report=report, actor_id=actor_id, now=now)
+    if progress:
+        progress(*table.progress())
+
+
+def _amount(report: ImportReport, line: int, cells: list[str], col: dict[str, int], signed: bool):
+    """Debit minus credit, in cents (``Montant`` + ``Sens`` in the signed variant)."""
+    try:
+        if signed:
+            value = v.cents(cells[col["Montant"]] or "0", allow_negative=True)
+            sense = cells[col["Sens"]].strip().upper()
+            if sense not in ("D", "C", "+1", "-1", "1"):
+                report.error(line, "Sens", f"Sens « {sense} » invalide : attendu D ou C.")
+                return None
+            return value if sense in ("D", "+1", "1") else -value
+        debit = v.cents(cells[col["Debit"]] or "0", allow_negative=True)
+        credit = v.cents(cells[col["Credit"]] or "0", allow_negative=True)
+        return debit - credit
+    except v.BadValue as bad:
+        report.error(line, "Debit/Credit", bad.message)
+        return None
+
+
+def _date(report: ImportReport, line: int, raw: str, column: str) -> date | None:
+    try:
+        return v.parse_date(raw.strip())
+    except v.BadValue as bad:
+        report.error(line, column, bad.message)
+        return None
+
+
+def _invoice_numbers(invoices: dict[tuple[str, str], _Invoice]) -> dict[tuple[str, str], str]:
+    """``PieceRef`` when one debtor uses it; ``PieceRef / account`` when several do (opening
+    balances « RAN », monthly summaries…), so that invoice numbers stay unique."""
+    owners: dict[str, set[str]] = defaultdict(set)
+    for account, piece in invoices:
+        owners[piece].add(account)
+    numbers = {}
+    for account, piece in invoices:
+        number = (
+            piece if piece and len(owners[piece]) == 1 else f"{piece or 'sans pièce'} / {account}"
+        )
+        if len(number) > MAX_NUMBER:
+            digest = hashlib.sha1(number.encode()).hexdigest()[:8]
+            number = f"{number[: MAX_NUMBER - 9]}~{digest}"
+        numbers[(account, piece)] = number
+    return numbers

@@ -1,0 +1,147 @@
+"""Cell parsers for French exports: amounts with a decimal comma, dd/mm/yyyy dates, SIREN,
+phone numbers and e-mail addresses. Each parser returns the value or raises ``BadValue``
+with a French message naming what was read."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from stdnum.fr import siren as stdnum_siren
+from stdnum.fr import siret as stdnum_siret
+
+_SPACES = str.maketrans("", "", " \u00a0\u202f\u2009'")
+_AMOUNT = re.compile(r"^([+-]?)(\d*)(?:[.,](\d{1,2})\d*?)?$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+_FR_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})$")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+TRUE_WORDS = frozenset({"oui", "o", "vrai", "x", "1", "yes", "true"})
+FALSE_WORDS = frozenset({"non", "n", "faux", "0", "no", "false", ""})
+
+
+class BadValue(ValueError):
+    """A cell that cannot be read; ``message`` is French."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def clean(value: object) -> str:
+    """A cell as trimmed text (XLSX cells may be numbers or dates)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def cents(value: object, *, allow_negative: bool = False) -> int:
+    """``1 250,50`` / ``1250.50`` / ``0000000074,70`` → cents; refuses negatives by default."""
+    if value.__class__ is str:
+        text = value.replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
+        if len(text) > 3 and text[-3] == ",":
+            digits = text[:-3] + text[-2:]
+            if digits.isdecimal():
+                return int(digits)
+        whole, separator, fraction = text.partition(",")
+        if whole.isdecimal() and (not separator or (fraction.isdecimal() and len(fraction) <= 2)):
+            if not separator:
+                return int(whole) * 100
+            return int(whole) * 100 + int(fraction) * (10 if len(fraction) == 1 else 1)
+    return _cents(value, allow_negative)
+
+
+def _cents(value: object, allow_negative: bool) -> int:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        amount = round(value * 100)
+    else:
+        text = str(value).translate(_SPACES).replace("€", "")
+        if text.count(",") + text.count(".") > 1:
+            text = _drop_grouping(text)
+        match = _AMOUNT.match(text)
+        if not match or not (match.group(2) or match.group(3)):
+            raise BadValue(f"Montant invalide « {value} » : attendu par exemple 1 250,50.")
+        sign, whole, fraction = match.groups()
+        amount = int(whole or 0) * 100 + int((fraction or "0").ljust(2, "0"))
+        if sign == "-":
+            amount = -amount
+    if amount < 0 and not allow_negative:
+        raise BadValue(f"Montant négatif « {value} » : un montant doit être positif ou nul.")
+    return amount
+
+
+def _drop_grouping(text: str) -> str:
+    """``1.250,50`` or ``1,250.50``: the last separator is the decimal one."""
+    last = max(text.rfind(","), text.rfind("."))
+    groups = re.split(r"[,.]", text[:last])
+    if any(len(group) != 3 for group in groups[1:]):
+        return text
+    return "".join(groups) + "," + text[last + 1 :]
+
+
+def parse_date(value: object) -> date:
+    """``15/01/2025`` (also ``15.01.25``, ``2025-01-15``, ``20250115`` and XLSX dates)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    try:
+        if match := _FR_DATE.match(text):
+            day, month, year = (int(part) for part in match.groups())
+            if year < 100:
+                year += 2000
+            return date(year, month, day)
+        if match := _ISO_DATE.match(text) or _COMPACT_DATE.match(text):
+            year, month, day = (int(part) for part in match.groups())
+            return date(year, month, day)
+    except ValueError:
+        raise BadValue(f"Date impossible « {text} » : ce jour n'existe pas.") from None
+    raise BadValue(f"Date invalide « {text} » : format attendu jj/mm/aaaa.")
+
+
+def siren(value: str) -> str:
+    """A SIREN (9 digits, Luhn key); a SIRET gives its SIREN."""
+    digits = value.translate(_SPACES)
+    if len(digits) == 14 and stdnum_siret.is_valid(digits):
+        return digits[:9]
+    if stdnum_siren.is_valid(digits):
+        return stdnum_siren.compact(digits)
+    raise BadValue(f"SIREN invalide « {value} » : 9 chiffres avec une clé de contrôle correcte.")
+
+
+def phone(value: str, region: str = "FR") -> str:
+    """A phone number in E.164 (``+33123456789``); French numbers by default."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise BadValue(f"Numéro de téléphone invalide « {value} ».")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise BadValue(f"Adresse e-mail invalide « {value} ».") from None
+
+
+def flag(value: str) -> bool:
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise BadValue(f"Valeur « {value} » non reconnue : attendu oui ou non.")
+
+
+def whole_days(value: str) -> int:
+    text = value.strip().lower().removesuffix("jours").removesuffix("j").strip()
+    if not text.isdigit() or int(text) > 365:
+        raise BadValue(f"Délai de paiement invalide « {value} » : un nombre de jours (0 à 365).")
+    return int(text)

@@ -1,0 +1,289 @@
+"""Claims: one agent per debtor, under a lease, taken atomically even with many agents.
+
+``claim_next`` gives the best eligible debtor: first a due personal callback of that agent,
+then the highest score, never a debtor held by someone else nor one reserved by another
+agent's personal callback before its reassignment time. The pick and the claim are one
+guarded UPDATE (``… WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) AND state = 'ready'``): on
+PostgreSQL concurrent claimers skip each other's locked rows; on SQLite the write lock taken
+at BEGIN IMMEDIATE serialises them. An expired lease returns the debtor to the queue.
+The caller commits.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from callcenter.config import Settings
+from callcenter.db import SQLITE_BUSY_TIMEOUT_MS
+from callcenter.domain.audit import record_event
+from callcenter.domain.errors import DomainError, ValidationFailed
+from callcenter.domain.queue.eligibility import calling_window
+from callcenter.models import (
+    Callback,
+    CallbackStatus,
+    Debtor,
+    QueueItem,
+    QueueState,
+)
+
+_q = QueueItem.__table__
+_cb = Callback.__table__
+NOT_HELD = "Ce débiteur ne vous est plus réservé : reprenez le suivant dans la file."
+MAX_WINDOW_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class Claim:
+    item_id: int
+    debtor_id: int
+    lease_until: datetime
+    personal_callback: bool = False
+
+
+_sqlite_turns: dict[str, threading.Lock] = {}
+_sqlite_turns_guard = threading.Lock()
+
+
+def _wait_turn_on_sqlite(session: Session) -> None:
+    """On SQLite, claimers of one process queue on a lock instead of polling the file lock.
+
+    SQLite's busy handler retries a locked database after sleeps of up to 100 ms, which makes
+    the slowest claims very slow when many agents claim at once. Claims from this process wait
+    their turn on a lock released when the caller's transaction ends; the database lock stays
+    the guarantee (the turn is only about latency, and is given up after the busy timeout).
+    """
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite" or session.in_transaction():
+        return
+    key = str(bind.url)
+    with _sqlite_turns_guard:
+        turn = _sqlite_turns.setdefault(key, threading.Lock())
+    if not turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        return
+
+    def give_back(_session, _transaction) -> None:
+        turn.release()
+
+    sa.event.listen(session, "after_transaction_end", give_back, once=True)
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+# Statements are built once, with bound parameters, so a claim only executes cached SQL.
+_NOW = sa.bindparam("now", type_=_q.c.lease_until.type)
+_AGENT = sa.bindparam("agent", type_=sa.Integer())
+_CLAIMABLE = sa.and_(
+    _q.c.state == QueueState.READY,
+    sa.or_(_q.c.next_eligible_at.is_(None), _q.c.next_eligible_at <= _NOW),
+)
+_PERSONAL = (
+    sa.select(_q.c.id)
+    .join(_cb, _cb.c.debtor_id == _q.c.debtor_id)
+    .where(
+        _CLAIMABLE,
+        _cb.c.status == CallbackStatus.PENDING,
+        _cb.c.personal,
+        _cb.c.agent_id == _AGENT,
+        _cb.c.due_at <= _NOW,
+    )
+    .order_by(_cb.c.due_at)
+    .limit(1)
+)
+_RESERVED = sa.exists().where(
+    _cb.c.debtor_id == _q.c.debtor_id,
+    _cb.c.status == CallbackStatus.PENDING,
+    _cb.c.personal,
+    _cb.c.agent_id != _AGENT,
+    sa.or_(
+        _cb.c.reassign_after > _NOW,
+        sa.and_(
+            _cb.c.reassign_after.is_(None),
+            _cb.c.due_at > sa.bindparam("reassign_before", type_=_q.c.lease_until.type),
+        ),
+    ),
+)
+_GENERAL = sa.select(_q.c.id).where(_CLAIMABLE, ~_RESERVED).order_by(_q.c.score.desc()).limit(1)
+_ZONE = (
+    sa.select(Debtor.time_zone).where(Debtor.id == _q.c.debtor_id).scalar_subquery().label("zone")
+)
+
+
+def _take_statement(candidate, postgres: bool):
+    if postgres:
+        candidate = candidate.with_for_update(skip_locked=True, of=_q)
+    return (
+        sa.update(_q)
+        .where(_q.c.id == candidate.scalar_subquery(), _q.c.state == QueueState.READY)
+        .values(
+            state=QueueState.CLAIMED,
+            claimed_by_id=_AGENT,
+            claimed_at=_NOW,
+            lease_until=sa.bindparam("lease_until", type_=_q.c.lease_until.type),
+        )
+        .returning(_q.c.id, _q.c.debtor_id, _ZONE)
+    )
+
+
+_TAKE = {
+    (personal, postgres): _take_statement(_PERSONAL if personal else _GENERAL, postgres)
+    for personal in (True, False)
+    for postgres in (True, False)
+}
+_EXPIRE = (
+    sa.update(_q)
+    .where(_q.c.state == QueueState.CLAIMED, _q.c.lease_until <= _NOW)
+    .values(state=QueueState.READY, claimed_by_id=None, claimed_at=None, lease_until=None)
+)
+_CURRENT = sa.select(_q.c.id, _q.c.debtor_id, _q.c.lease_until).where(
+    _q.c.claimed_by_id == _AGENT, _q.c.state == QueueState.CLAIMED, _q.c.lease_until > _NOW
+)
+
+
+def _close_zone(session: Session, *, item_id: int, zone: str, reason: str) -> None:
+    """The window closed since the last refresh: set this zone's ready rows aside."""
+    in_zone = sa.select(Debtor.id).where(Debtor.time_zone == zone)
+    values = {
+        "state": QueueState.EXCLUDED,
+        "exclusion_reasons": [reason],
+        "claimed_by_id": None,
+        "claimed_at": None,
+        "lease_until": None,
+    }
+    session.execute(sa.update(_q).where(_q.c.id == item_id).values(**values))
+    session.execute(
+        sa.update(_q)
+        .where(_q.c.state == QueueState.READY, _q.c.debtor_id.in_(in_zone))
+        .values(**values)
+    )
+
+
+def claim_next(
+    session: Session,
+    *,
+    agent_id: int,
+    now: datetime,
+    lease: timedelta = timedelta(minutes=15),
+    settings: Settings | None = None,
+) -> Claim | None:
+    """Reserve the agent's next debtor, or None when the queue is empty for them.
+
+    An agent already holding a live claim gets that one back (a double click takes nothing).
+    """
+    settings = settings or Settings()
+    _wait_turn_on_sqlite(session)
+    params = {
+        "agent": agent_id,
+        "now": now,
+        "lease_until": now + lease,
+        "reassign_before": now - timedelta(minutes=settings.queue.callback_reassign_minutes),
+    }
+    held = session.execute(_CURRENT, params).first()
+    if held is not None:
+        return Claim(held.id, held.debtor_id, held.lease_until)
+    session.execute(_EXPIRE, params)
+    postgres = _postgres(session)
+    for _attempt in range(MAX_WINDOW_RETRIES):
+        personal = True
+        row = session.execute(_TAKE[True, postgres], params).first()
+        if row is None:
+            personal = False
+            row = session.execute(_TAKE[False, postgres], params).first()
+        if row is None:
+            return None
+        window = calling_window(row.zone, now, settings.queue)
+        if window.open:
+            return Claim(row.id, row.debtor_id, params["lease_until"], personal)
+        _close_zone(session, item_id=row.id, zone=row.zone, reason=window.reason or "")
+    return None
+
+
+def _held(agent_id: int, debtor_id: int):
+    return sa.and_(
+        _q.c.debtor_id == debtor_id,
+        _q.c.claimed_by_id == agent_id,
+        _q.c.state == QueueState.CLAIMED,
+    )
+
+
+def renew_lease(
+    session: Session,
+    *,
+    agent_id: int,
+    debtor_id: int,
+    now: datetime,
+    lease: timedelta = timedelta(minutes=15),
+) -> datetime:
+    """Extend the agent's hold on the debtor; refused if the debtor went to someone else."""
+    until = now + lease
+    result = session.execute(
+        sa.update(_q).where(_held(agent_id, debtor_id)).values(lease_until=until)
+    )
+    if result.rowcount != 1:
+        raise DomainError(NOT_HELD)
+    return until
+
+
+_RELEASE = (
+    sa.update(_q)
+    .where(
+        _q.c.debtor_id == sa.bindparam("debtor", type_=sa.Integer()),
+        _q.c.claimed_by_id == _AGENT,
+        _q.c.state == QueueState.CLAIMED,
+    )
+    .values(state=QueueState.READY, claimed_by_id=None, claimed_at=None, lease_until=None)
+)
+
+
+def release(session: Session, *, agent_id: int, debtor_id: int, now: datetime) -> None:
+    """Give the debtor back to the queue at once."""
+    result = session.execute(_RELEASE, {"debtor": debtor_id, "agent": agent_id})
+    if result.rowcount != 1:
+        raise DomainError(NOT_HELD)
+
+
+def skip(
+    session: Session,
+    *,
+    agent_id: int,
+    debtor_id: int,
+    reason: str,
+    now: datetime,
+    set_aside: timedelta = timedelta(minutes=60),
+) -> datetime:
+    """Pass on the debtor: the reason goes to the timeline, the debtor waits ``set_aside``."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed({"reason": "Indiquez pourquoi vous passez ce débiteur."})
+    if len(reason) > 200:
+        raise ValidationFailed({"reason": "Le motif ne doit pas dépasser 200 caractères."})
+    until = now + set_aside
+    result = session.execute(
+        sa.update(_q)
+        .where(_held(agent_id, debtor_id))
+        .values(
+            state=QueueState.READY,
+            claimed_by_id=None,
+            claimed_at=None,
+            lease_until=None,
+            next_eligible_at=until,
+        )
+    )
+    if result.rowcount != 1:
+        raise DomainError(NOT_HELD)
+    record_event(
+        session,
+        type="queue.skipped",
+        actor_id=agent_id,
+        debtor_id=debtor_id,
+        payload={"reason": reason, "until": until.isoformat()},
+        at=now,
+    )
+    session.flush()
+    return until

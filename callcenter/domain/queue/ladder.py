@@ -1,0 +1,167 @@
+"""The dunning ladder, materialised in the Scenario, ScenarioStep and Campaign tables.
+
+The settings (``[ladder]`` of config.toml) are written into the tables by ``sync_ladder``;
+the queue then reads the tables, so an admin can later edit a ladder in the database.
+A debtor's stage is the latest rung reached by its oldest overdue, undisputed, unpaused
+open invoice or, failing a phone rung there, the preventive call of an invoice coming due.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from callcenter.config import PHONE_ACTIONS, Settings
+from callcenter.models import Campaign, Scenario, ScenarioStep
+
+COLLECTION_CAMPAIGN = "relance_telephone"
+PREVENTIVE_CAMPAIGN = "appel_preventif"
+DEFAULT_SEGMENT = "standard"
+_CAMPAIGNS = {
+    "call": (COLLECTION_CAMPAIGN, "Relance téléphonique", "collection"),
+    "preventive_call": (PREVENTIVE_CAMPAIGN, "Appels préventifs", "preventive"),
+}
+_MIN_AMOUNT = "montant_min="
+SEGMENT_LABELS = {"standard": "standard", "key_account": "grand compte", "small": "petit compte"}
+
+
+@dataclass(frozen=True)
+class LadderRung:
+    """One step as the queue uses it; ``rank`` orders every rung of every segment."""
+
+    rank: int
+    segment: str
+    offset_days: int
+    action: str
+    label: str
+    min_amount_cents: int
+    campaign_id: int | None
+
+    @property
+    def is_phone(self) -> bool:
+        return self.action in PHONE_ACTIONS
+
+    @property
+    def stage(self) -> str:
+        """The stage name stored on the queue row (at most 40 characters)."""
+        return f"J{self.offset_days:+d} {self.label}"[:40]
+
+
+def _condition(min_amount_cents: int) -> str | None:
+    return f"{_MIN_AMOUNT}{min_amount_cents}" if min_amount_cents else None
+
+
+def _min_amount(condition: str | None) -> int:
+    if condition and condition.startswith(_MIN_AMOUNT):
+        return int(condition[len(_MIN_AMOUNT) :])
+    return 0
+
+
+def _campaigns(session: Session) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for action, (code, name, kind) in _CAMPAIGNS.items():
+        campaign = session.exec(select(Campaign).where(Campaign.code == code)).first()
+        if campaign is None:
+            campaign = Campaign(code=code, name=name, kind=kind)
+            session.add(campaign)
+            session.flush()
+        ids[action] = campaign.id
+    return ids
+
+
+def sync_ladder(session: Session, *, settings: Settings) -> None:
+    """Write the configured ladders into the tables; running it twice changes nothing."""
+    campaigns = _campaigns(session)
+    for segment in type(settings.ladder).model_fields:
+        scenario = session.exec(select(Scenario).where(Scenario.segment == segment)).first()
+        if scenario is None:
+            label = SEGMENT_LABELS.get(segment, segment)
+            scenario = Scenario(segment=segment, name=f"Relance {label}")
+            session.add(scenario)
+            session.flush()
+        existing = {
+            (step.offset_days, step.action): step
+            for step in session.exec(
+                select(ScenarioStep).where(ScenarioStep.scenario_id == scenario.id)
+            )
+        }
+        for wanted in settings.ladder.for_segment(segment):
+            step = existing.pop((wanted.offset_days, wanted.action), None)
+            if step is None:
+                step = ScenarioStep(
+                    scenario_id=scenario.id, offset_days=wanted.offset_days, action=wanted.action
+                )
+            step.label = wanted.label
+            step.campaign_id = campaigns.get(wanted.action)
+            step.condition = _condition(wanted.min_amount_cents)
+            session.add(step)
+        for stale in existing.values():
+            session.delete(stale)
+    session.flush()
+
+
+def load_ladder(session: Session) -> list[LadderRung]:
+    """Every rung in the tables, ranked by segment, day and phone last on a tie."""
+    rows = session.exec(
+        select(ScenarioStep, Scenario.segment).join(
+            Scenario, Scenario.id == ScenarioStep.scenario_id
+        )
+    ).all()
+    ordered = sorted(
+        rows, key=lambda r: (r[1], r[0].offset_days, r[0].action in PHONE_ACTIONS, r[0].action)
+    )
+    return [
+        LadderRung(
+            rank=rank,
+            segment=segment,
+            offset_days=step.offset_days,
+            action=step.action,
+            label=step.label,
+            min_amount_cents=_min_amount(step.condition),
+            campaign_id=step.campaign_id,
+        )
+        for rank, (step, segment) in enumerate(ordered, start=1)
+    ]
+
+
+def ladder_segment(segment: str, rungs: list[LadderRung]) -> str:
+    """The ladder a debtor follows: its own segment's, or the standard one."""
+    return segment if any(r.segment == segment for r in rungs) else DEFAULT_SEGMENT
+
+
+def stage_for(
+    rungs: list[LadderRung],
+    *,
+    segment: str,
+    overdue_days: int | None,
+    overdue_cents: int,
+    coming_due: list[tuple[int, int]],
+) -> LadderRung | None:
+    """The debtor's stage (reference rule, mirrored in SQL by the refresh).
+
+    ``overdue_days``: days since the oldest workable overdue invoice fell due;
+    ``coming_due``: (days to due date, open amount) of each workable invoice not yet overdue.
+    """
+    own = [r for r in rungs if r.segment == ladder_segment(segment, rungs)]
+    overdue = None
+    if overdue_days is not None:
+        reached = [
+            r for r in own if r.offset_days <= overdue_days and overdue_cents >= r.min_amount_cents
+        ]
+        overdue = max(reached, key=lambda r: r.rank, default=None)
+    preventive = None
+    for days_to_due, amount in coming_due:
+        for r in own:
+            applies = r.offset_days <= 0 and -days_to_due >= r.offset_days
+            if (
+                applies
+                and amount >= r.min_amount_cents
+                and (preventive is None or r.rank > preventive.rank)
+            ):
+                preventive = r
+    if overdue is not None and overdue.is_phone:
+        return overdue
+    if preventive is not None and preventive.is_phone:
+        return preventive
+    return overdue or preventive

@@ -1,0 +1,43 @@
+"""``callcenter queue …``: full recompute of the work queue and ladder synchronisation."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from callcenter.db import session_scope
+from callcenter.models import utcnow
+
+
+@click.group("queue", cls=AppGroup)
+def queue_group() -> None:
+    """File de travail des chargés de relance."""
+
+
+@queue_group.command("refresh")
+def queue_refresh() -> None:
+    """Recalcule toute la file : score, raisons et exclusions de chaque débiteur."""
+    from callcenter.domain.queue import refresh_all
+
+    state = current_app.extensions["callcenter"]
+    began = time.perf_counter()
+    with session_scope(state.engine) as session:
+        report = refresh_all(session, now=utcnow(), settings=state.settings)
+    click.echo(
+        f"File recalculée en {time.perf_counter() - began:.1f} s : "
+        f"{report.ready} débiteurs à appeler, {report.excluded} exclus."
+    )
+
+
+@queue_group.command("sync-ladder")
+def queue_sync_ladder() -> None:
+    """Écrit les scénarios de relance de config.toml dans la base (sans doublon)."""
+    from callcenter.domain.queue import sync_ladder
+
+    state = current_app.extensions["callcenter"]
+    with session_scope(state.engine) as session:
+        sync_ladder(session, settings=state.settings)
+    click.echo("Scénarios de relance synchronisés.")

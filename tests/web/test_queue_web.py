@@ -1,0 +1,87 @@
+"""The supervisor's queue page: depth, top rows with reasons, exclusions, « why not », refresh."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from callcenter.domain.queue import refresh_all
+from callcenter.models import QueueItem
+from tests.domain.queue_helpers import NOW, TODAY
+from tests.factories import make_contact, make_debtor, make_invoice
+
+
+def _seed(app, settings):
+    engine = app.extensions["callcenter"].engine
+    with Session(engine, expire_on_commit=False) as session:
+        ready = make_debtor(session, name="Boulangerie Martin", account_code="C-MARTIN")
+        make_contact(session, ready)
+        make_invoice(session, ready, due_date=TODAY - timedelta(days=20), amount_cents=250_000)
+        blocked = make_debtor(
+            session, name="Garage Dupuis", account_code="C-DUPUIS", do_not_call=True
+        )
+        make_contact(session, blocked)
+        make_invoice(session, blocked, due_date=TODAY - timedelta(days=20))
+        refresh_all(session, now=NOW, settings=settings)
+        session.commit()
+    return ready, blocked
+
+
+def test_agent_is_refused(client, login):
+    login("agent")
+    assert client.get("/supervision/file/").status_code == 403
+
+
+def test_page_shows_depth_top_rows_and_exclusions(app, client, login, settings):
+    _seed(app, settings)
+    login("supervisor")
+    page = client.get("/supervision/file/").get_data(as_text=True)
+    assert "Relance téléphonique" in page
+    assert "J+15 1er appel" in page
+    assert "Boulangerie Martin" in page
+    assert "+10 : 1 facture échue depuis 20 j" in page
+    assert "Ne pas appeler : opposition enregistrée" in page
+    listed = client.get(
+        "/supervision/file/", query_string={"motif": "Ne pas appeler : opposition enregistrée"}
+    ).get_data(as_text=True)
+    assert "Garage Dupuis" in listed.split("Exclus pour")[1]
+
+
+def test_why_not_in_the_queue(app, client, login, settings):
+    _seed(app, settings)
+    login("supervisor")
+    response = client.get(
+        "/supervision/file/",
+        query_string={"q": "dupuis", "partial": "recherche"},
+        headers={"HX-Request": "true"},
+    )
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith('<section class="card" id="queue-search">')
+    assert "Garage Dupuis" in html
+    assert "Pas dans la file" in html
+    assert "Ne pas appeler : opposition enregistrée" in html
+    none = client.get("/supervision/file/", query_string={"q": "inconnu"}).get_data(as_text=True)
+    assert "Aucun débiteur ne correspond à « inconnu »" in none
+
+
+def test_refresh_button_recomputes_the_queue(app, client, login):
+    engine = app.extensions["callcenter"].engine
+    with Session(engine) as session:
+        debtor = make_debtor(session, name="Menuiserie Leroy")
+        make_invoice(session, debtor)
+        session.commit()
+        debtor_id = debtor.id
+    _user, token = login("supervisor")
+    response = client.post("/supervision/file/recalcul", data={"csrf_token": token})
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "File recalculée : 0 débiteurs à appeler, 1 exclus." in page
+    with Session(engine) as session:
+        item = session.exec(select(QueueItem).where(QueueItem.debtor_id == debtor_id)).one()
+        assert "Aucun numéro de téléphone" in item.exclusion_reasons
+
+
+def test_refresh_needs_the_csrf_token(client, login):
+    login("supervisor")
+    assert client.post("/supervision/file/recalcul").status_code == 400
