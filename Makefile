@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 JS_STAMP := static/vendor/.installed
 PIP := $(BIN)/pip --disable-pip-version-check -qq
+CALLCENTER_TEST_DATABASE_URL ?= $(shell bash tools/detect-postgres)
+export CALLCENTER_TEST_DATABASE_URL
 
 .PHONY: setup run test lint format bench browser lock clean
 
