@@ -77,6 +77,11 @@ class MailSettings(_Section):
     smtp_username: str = ""
     sender_address: str = "relances@exemple.fr"
     sender_name: str = "Service relance client"
+    recap_delay_minutes: int = Field(default=2, ge=0, le=120)
+    recap_on_attempt: bool = True
+    dispute_handler: str = "Notre service clients"
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    first_retry_seconds: int = Field(default=60, ge=1)
 
 
 class CompanySettings(_Section):
@@ -84,6 +89,31 @@ class CompanySettings(_Section):
     signature: str = "Le service relance client"
     iban: str = ""
     bic: str = ""
+
+
+class PromiseSettings(_Section):
+    horizon_days: int = Field(default=30, ge=1, le=365)
+    grace_days: int = Field(default=3, ge=0, le=30)
+    tolerance_cents: int = Field(default=100, ge=0)
+    max_instalments: int = Field(default=12, ge=1, le=60)
+    reminder_days_before: int = Field(default=1, ge=0, le=30)
+
+
+class WorkspaceSettings(_Section):
+    target_due_within_days: int = Field(default=7, ge=0, le=60)
+    timeline_limit: int = Field(default=1000, ge=10, le=10000)
+    wrap_up_seconds: int = Field(default=120, ge=0, le=3600)
+
+
+class LetterSettings(_Section):
+    late_interest_rate_percent: float = Field(default=12.15, ge=0)
+    recovery_indemnity_cents: int = Field(default=4000, ge=0)
+    payment_deadline_days: int = Field(default=8, ge=1, le=60)
+
+
+class RecordingSettings(_Section):
+    enabled: bool = False
+    retention_months: int = Field(default=6, ge=1, le=120)
 
 
 class SpeechSettings(_Section):
@@ -243,6 +273,10 @@ class Settings(_Section):
     telephony: TelephonySettings = TelephonySettings()
     mail: MailSettings = MailSettings()
     company: CompanySettings = CompanySettings()
+    promises: PromiseSettings = PromiseSettings()
+    workspace: WorkspaceSettings = WorkspaceSettings()
+    letters: LetterSettings = LetterSettings()
+    recordings: RecordingSettings = RecordingSettings()
     speech: SpeechSettings = SpeechSettings()
     demo: DemoSettings = DemoSettings()
     queue: QueueSettings = QueueSettings()
