@@ -115,6 +115,20 @@ class DsoResult:
     dso_days: Decimal | None
 
 
+def bucket_name(due_date: date, as_of: date) -> str:
+    """The bucket of one undisputed open amount, by days late = as_of − due date."""
+    days_late = (as_of - due_date).days
+    if days_late <= 0:
+        return "not_due"
+    if days_late <= 30:
+        return "days_1_30"
+    if days_late <= 60:
+        return "days_31_60"
+    if days_late <= 90:
+        return "days_61_90"
+    return "over_90"
+
+
 def parse_order(value: str | None) -> AgingOrder:
     """The sort asked for; an unknown value is refused in French."""
     if not value:

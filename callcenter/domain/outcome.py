@@ -1,0 +1,616 @@
+"""Recording what a call produced: one unit of work, all or nothing.
+
+Saving an outcome writes the call's disposition and notes, the promise, the
+payment plan, the dispute (its invoices leave dunning until it is resolved),
+the callback, the contact corrections, the timeline events, the recap email
+(an outbox row, in the same transaction, leaving after the cancel delay) and
+the debtor's new place in the queue. Any invalid field and nothing is written.
+Only the agent holding the debtor may record an outcome for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from email.headerregistry import Address
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from callcenter.config import Settings
+from callcenter.domain.audit import record_event
+from callcenter.domain.brief import right_contact
+from callcenter.domain.errors import DomainError, ValidationFailed
+from callcenter.domain.imports.values import BadValue, cents, email, parse_date, phone
+from callcenter.domain.outbox import enqueue_email
+from callcenter.domain.promises import PromisePolicy, validate_payment_plan, validate_promise
+from callcenter.domain.queue import refresh_debtors
+from callcenter.domain.recap import RecapContext, RecapInstalment, RecapInvoice, render_recap
+from callcenter.domain.scripts import NON_PAYMENT_REASONS
+from callcenter.formatting import day, moment, money
+from callcenter.models import (
+    Call,
+    Callback,
+    CallbackStatus,
+    Contact,
+    Debtor,
+    Disposition,
+    Dispute,
+    DisputeInvoice,
+    Instalment,
+    Invoice,
+    InvoiceStatus,
+    OutboxEmail,
+    PaymentPlan,
+    Promise,
+    PromiseInvoice,
+    QueueItem,
+    QueueState,
+    User,
+)
+
+DISPUTE_CATEGORIES = {
+    "qualite": "Qualité de la prestation ou du produit",
+    "quantite": "Quantité livrée",
+    "prix": "Prix ou remise",
+    "livraison": "Livraison (retard, absence, dommage)",
+    "facturation": "Erreur de facturation",
+    "autre": "Autre motif",
+}
+MAX_NOTES = 4000
+CALLBACK_HORIZON = timedelta(days=60)
+
+
+@dataclass
+class OutcomeForm:
+    """The outcome as typed by the agent (strings, as a form sends them)."""
+
+    disposition: str
+    reason: str = ""
+    contact_id: str = ""
+    notes: str = ""
+    promise_amount: str = ""
+    promise_date: str = ""
+    promise_invoices: list[str] = field(default_factory=list)
+    plan_total: str = ""
+    plan_dates: list[str] = field(default_factory=list)
+    plan_amounts: list[str] = field(default_factory=list)
+    dispute_category: str = ""
+    dispute_description: str = ""
+    dispute_invoices: list[str] = field(default_factory=list)
+    callback_at: str = ""
+    callback_personal: bool = False
+    contact_name: str = ""
+    contact_phone: str = ""
+    contact_email: str = ""
+
+
+@dataclass(frozen=True)
+class OutcomeResult:
+    call: Call
+    disposition: Disposition
+    promise: Promise | None
+    plan: PaymentPlan | None
+    dispute: Dispute | None
+    callback: Callback | None
+    email: OutboxEmail | None
+
+
+def _optional_cents(text: str, field_name: str, errors: dict[str, str]) -> int | None:
+    if not text.strip():
+        return None
+    try:
+        return cents(text)
+    except BadValue as bad:
+        errors[field_name] = bad.message
+        return None
+
+
+def _optional_date(text: str, field_name: str, errors: dict[str, str]) -> date | None:
+    if not text.strip():
+        return None
+    try:
+        return parse_date(text)
+    except BadValue as bad:
+        errors[field_name] = bad.message
+        return None
+
+
+def _invoice_ids(values: list[str], own: dict[int, Invoice], field_name, errors) -> list[int]:
+    ids = []
+    for value in values:
+        if not str(value).isdigit() or int(value) not in own:
+            errors[field_name] = "Facture inconnue pour ce débiteur."
+            return []
+        ids.append(int(value))
+    return sorted(set(ids))
+
+
+def _callback_moment(text: str, zone: ZoneInfo, now: datetime, errors) -> datetime | None:
+    if not text.strip():
+        errors["callback_at"] = "Indiquez la date et l'heure du rappel."
+        return None
+    try:
+        local = datetime.fromisoformat(text.strip())
+    except ValueError:
+        errors["callback_at"] = "Date et heure du rappel illisibles (JJ/MM/AAAA HH:MM)."
+        return None
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=zone)
+    due = local.astimezone(ZoneInfo("UTC"))
+    if due <= now:
+        errors["callback_at"] = "Le rappel doit être prévu dans le futur."
+    elif due > now + CALLBACK_HORIZON:
+        errors["callback_at"] = "Le rappel doit être prévu dans les 60 jours."
+    return due
+
+
+def _held_item(session: Session, *, agent_id: int, debtor_id: int) -> QueueItem:
+    item = session.exec(
+        select(QueueItem).where(
+            QueueItem.debtor_id == debtor_id,
+            QueueItem.claimed_by_id == agent_id,
+            QueueItem.state == QueueState.CLAIMED,
+        )
+    ).first()
+    if item is None:
+        raise DomainError(
+            "Ce débiteur ne vous est pas réservé : l'issue de l'appel ne peut pas être "
+            "enregistrée. Reprenez le dossier depuis la file."
+        )
+    return item
+
+
+def record_outcome(
+    session: Session,
+    *,
+    agent_id: int,
+    debtor_id: int,
+    form: OutcomeForm,
+    now: datetime,
+    settings: Settings,
+    call_id: int | None = None,
+) -> OutcomeResult:
+    _held_item(session, agent_id=agent_id, debtor_id=debtor_id)
+    zone = ZoneInfo(settings.app.timezone)
+    today = now.astimezone(zone).date()
+    debtor = session.get(Debtor, debtor_id)
+    agent = session.get(User, agent_id)
+    errors: dict[str, str] = {}
+
+    disposition = session.exec(
+        select(Disposition).where(Disposition.code == form.disposition, Disposition.active)
+    ).first()
+    if disposition is None:
+        raise ValidationFailed({"disposition": "Choisissez l'issue de l'appel."})
+    reason = form.reason.strip()
+    if reason and reason not in NON_PAYMENT_REASONS:
+        errors["reason"] = "Motif de retard inconnu."
+    notes = form.notes.strip()
+    if len(notes) > MAX_NOTES:
+        errors["notes"] = f"Les notes ne doivent pas dépasser {MAX_NOTES} caractères."
+
+    contacts = {
+        c.id: c for c in session.exec(select(Contact).where(Contact.debtor_id == debtor_id)).all()
+    }
+    contact = None
+    if form.contact_id:
+        contact = contacts.get(int(form.contact_id)) if form.contact_id.isdigit() else None
+        if contact is None:
+            errors["contact_id"] = "Contact inconnu pour ce débiteur."
+    else:
+        contact = right_contact(list(contacts.values()))
+
+    invoices = {
+        i.id: i
+        for i in session.exec(
+            select(Invoice).where(
+                Invoice.debtor_id == debtor_id, Invoice.status == InvoiceStatus.OPEN
+            )
+        ).all()
+    }
+    open_undisputed = sum(i.open_amount_cents for i in invoices.values() if not i.disputed)
+    policy = PromisePolicy(
+        horizon_days=settings.promises.horizon_days,
+        grace_days=settings.promises.grace_days,
+        tolerance_cents=settings.promises.tolerance_cents,
+        max_instalments=settings.promises.max_instalments,
+    )
+
+    promise_amount = promise_date = None
+    promise_invoice_ids: list[int] = []
+    if disposition.is_promise:
+        promise_amount = _optional_cents(form.promise_amount, "promise_amount", errors)
+        promise_date = _optional_date(form.promise_date, "promise_date", errors)
+        promise_invoice_ids = _invoice_ids(
+            form.promise_invoices, invoices, "promise_invoices", errors
+        )
+        balance = (
+            sum(invoices[i].open_amount_cents for i in promise_invoice_ids)
+            if promise_invoice_ids
+            else open_undisputed
+        )
+        for name, message in validate_promise(
+            amount_cents=promise_amount,
+            promised_date=promise_date,
+            open_balance_cents=balance,
+            today=today,
+            policy=policy,
+        ).items():
+            errors.setdefault(name, message)
+
+    plan_total = None
+    plan_rows: list[tuple[date | None, int | None]] = []
+    if disposition.is_payment_plan:
+        plan_total = _optional_cents(form.plan_total, "plan_total", errors)
+        for index, (due_text, amount_text) in enumerate(
+            zip(form.plan_dates, form.plan_amounts, strict=False), start=1
+        ):
+            if not due_text.strip() and not amount_text.strip():
+                continue
+            plan_rows.append(
+                (
+                    _optional_date(due_text, f"instalment_{index}", errors),
+                    _optional_cents(amount_text, f"instalment_{index}", errors),
+                )
+            )
+        if plan_total is None and "plan_total" not in errors:
+            errors["plan_total"] = "Indiquez le montant total de l'échéancier."
+        elif plan_total is not None:
+            for name, message in validate_payment_plan(
+                total_cents=plan_total,
+                instalments=plan_rows,
+                open_balance_cents=open_undisputed,
+                today=today,
+                policy=policy,
+            ).items():
+                errors.setdefault(name, message)
+
+    dispute_invoice_ids: list[int] = []
+    if disposition.is_dispute:
+        if form.dispute_category not in DISPUTE_CATEGORIES:
+            errors["dispute_category"] = "Choisissez le motif du litige."
+        if not form.dispute_description.strip():
+            errors["dispute_description"] = "Décrivez ce que le client conteste."
+        dispute_invoice_ids = _invoice_ids(
+            form.dispute_invoices, invoices, "dispute_invoices", errors
+        )
+        if not dispute_invoice_ids and "dispute_invoices" not in errors:
+            errors["dispute_invoices"] = "Cochez au moins une facture contestée."
+
+    callback_due = None
+    if disposition.is_callback:
+        callback_due = _callback_moment(form.callback_at, zone, now, errors)
+
+    corrections: dict[str, str] = {}
+    if form.contact_phone.strip():
+        try:
+            corrections["phone"] = phone(form.contact_phone)
+        except BadValue as bad:
+            errors["contact_phone"] = bad.message
+    if form.contact_email.strip():
+        try:
+            corrections["email"] = email(form.contact_email)
+        except BadValue as bad:
+            errors["contact_email"] = bad.message
+    if form.contact_name.strip():
+        corrections["full_name"] = form.contact_name.strip()[:120]
+    if corrections and contact is None:
+        errors["contact_id"] = "Choisissez le contact à corriger."
+
+    if errors:
+        raise ValidationFailed(errors)
+
+    call = session.get(Call, call_id) if call_id else None
+    if call is not None and call.debtor_id != debtor_id:
+        raise DomainError("Cet appel ne concerne pas ce débiteur.")
+    if call is None:
+        call = Call(
+            debtor_id=debtor_id,
+            agent_id=agent_id,
+            provider="manual",
+            started_at=now,
+            ended_at=now,
+            created_at=now,
+        )
+        session.add(call)
+    call.contact_id = contact.id if contact else None
+    call.to_number = call.to_number or (contact.phone or contact.mobile if contact else None)
+    call.disposition_code = disposition.code
+    call.non_payment_reason = reason or None
+    call.notes = notes
+    call.wrap_up_ended_at = now
+    if disposition.human_answered and call.answered_at is None:
+        call.answered_at = now
+    session.flush()
+
+    if corrections:
+        for name, value in corrections.items():
+            setattr(contact, name, value)
+        record_event(
+            session,
+            type="contact.updated",
+            actor_id=agent_id,
+            debtor_id=debtor_id,
+            payload={"contact_id": contact.id, "fields": sorted(corrections)},
+            at=now,
+        )
+
+    promise = None
+    if disposition.is_promise:
+        promise = Promise(
+            debtor_id=debtor_id,
+            call_id=call.id,
+            agent_id=agent_id,
+            amount_cents=promise_amount,
+            promised_date=promise_date,
+            grace_days=policy.grace_days,
+            tolerance_cents=policy.tolerance_cents,
+            created_at=now,
+        )
+        session.add(promise)
+        session.flush()
+        for invoice_id in promise_invoice_ids:
+            session.add(PromiseInvoice(promise_id=promise.id, invoice_id=invoice_id))
+        record_event(
+            session,
+            type="promise.created",
+            actor_id=agent_id,
+            debtor_id=debtor_id,
+            payload={
+                "id": promise.id,
+                "amount_cents": promise_amount,
+                "due_on": promise_date.isoformat(),
+                "invoice_ids": promise_invoice_ids,
+            },
+            at=now,
+        )
+
+    plan = None
+    if disposition.is_payment_plan:
+        plan = PaymentPlan(
+            debtor_id=debtor_id,
+            call_id=call.id,
+            agent_id=agent_id,
+            total_cents=plan_total,
+            created_at=now,
+        )
+        session.add(plan)
+        session.flush()
+        for sequence, (due_on, amount) in enumerate(plan_rows, start=1):
+            session.add(
+                Instalment(plan_id=plan.id, sequence=sequence, due_date=due_on, amount_cents=amount)
+            )
+        record_event(
+            session,
+            type="payment_plan.created",
+            actor_id=agent_id,
+            debtor_id=debtor_id,
+            payload={"id": plan.id, "total_cents": plan_total, "instalments": len(plan_rows)},
+            at=now,
+        )
+
+    dispute = None
+    if disposition.is_dispute:
+        dispute = Dispute(
+            debtor_id=debtor_id,
+            call_id=call.id,
+            opened_by_id=agent_id,
+            category=form.dispute_category,
+            description=form.dispute_description.strip()[:2000],
+            created_at=now,
+        )
+        session.add(dispute)
+        session.flush()
+        for invoice_id in dispute_invoice_ids:
+            session.add(DisputeInvoice(dispute_id=dispute.id, invoice_id=invoice_id))
+            invoices[invoice_id].disputed = True
+            invoices[invoice_id].updated_at = now
+        record_event(
+            session,
+            type="dispute.opened",
+            actor_id=agent_id,
+            debtor_id=debtor_id,
+            payload={
+                "id": dispute.id,
+                "category": dispute.category,
+                "category_label": DISPUTE_CATEGORIES[dispute.category],
+                "description": dispute.description,
+                "invoice_ids": dispute_invoice_ids,
+            },
+            at=now,
+        )
+
+    for pending in session.exec(
+        select(Callback).where(
+            Callback.debtor_id == debtor_id,
+            Callback.status == CallbackStatus.PENDING,
+            Callback.due_at <= now + timedelta(hours=1),
+        )
+    ).all():
+        pending.status = CallbackStatus.DONE
+
+    callback = None
+    if disposition.is_callback:
+        callback = Callback(
+            debtor_id=debtor_id,
+            call_id=call.id,
+            agent_id=agent_id if form.callback_personal else None,
+            personal=form.callback_personal,
+            due_at=callback_due,
+            reassign_after=callback_due
+            + timedelta(minutes=settings.queue.callback_reassign_minutes),
+            note=notes[:500],
+            created_at=now,
+        )
+        session.add(callback)
+        session.flush()
+        record_event(
+            session,
+            type="callback.scheduled",
+            actor_id=agent_id,
+            debtor_id=debtor_id,
+            payload={
+                "id": callback.id,
+                "due_at": callback_due.isoformat(),
+                "when_label": moment(callback_due, zone),
+                "personal": form.callback_personal,
+            },
+            at=now,
+        )
+
+    if disposition.is_do_not_call and not debtor.do_not_call:
+        debtor.do_not_call = True
+        debtor.updated_at = now
+        record_event(
+            session,
+            type="debtor.do_not_call",
+            actor_id=agent_id,
+            debtor_id=debtor_id,
+            payload={"reason": notes or disposition.label},
+            at=now,
+        )
+
+    record_event(
+        session,
+        type="call.outcome",
+        actor_id=agent_id,
+        debtor_id=debtor_id,
+        payload={
+            "call_id": call.id,
+            "disposition": disposition.code,
+            "disposition_label": disposition.label,
+            "reason": reason or None,
+            "reason_label": NON_PAYMENT_REASONS.get(reason),
+            "contact_name": contact.full_name if contact else None,
+            "notes": notes,
+        },
+        at=now,
+    )
+
+    outbox = _queue_recap(
+        session,
+        settings=settings,
+        disposition=disposition,
+        debtor=debtor,
+        contact=contact,
+        agent=agent,
+        call=call,
+        invoices=invoices,
+        promise=promise,
+        promise_invoice_ids=promise_invoice_ids,
+        plan=plan,
+        plan_rows=plan_rows,
+        dispute=dispute,
+        dispute_invoice_ids=dispute_invoice_ids,
+        notes=notes,
+        now=now,
+        today=today,
+    )
+
+    session.exec(
+        sa.update(QueueItem)
+        .where(col(QueueItem.debtor_id) == debtor_id, QueueItem.claimed_by_id == agent_id)
+        .values(state=QueueState.READY, claimed_by_id=None, claimed_at=None, lease_until=None)
+    )
+    refresh_debtors(session, debtor_ids=[debtor_id], now=now, settings=settings)
+    session.flush()
+    return OutcomeResult(call, disposition, promise, plan, dispute, callback, outbox)
+
+
+def _recap_invoices(invoices: list[Invoice]) -> list[RecapInvoice]:
+    return [
+        RecapInvoice(
+            number=i.number,
+            issue_date=day(i.issue_date),
+            due_date=day(i.due_date),
+            amount=money(i.amount_cents),
+            open_amount=money(i.open_amount_cents),
+        )
+        for i in sorted(invoices, key=lambda i: (i.due_date, i.number))
+    ]
+
+
+def _queue_recap(
+    session: Session,
+    *,
+    settings: Settings,
+    disposition: Disposition,
+    debtor: Debtor,
+    contact: Contact | None,
+    agent: User,
+    call: Call,
+    invoices: dict[int, Invoice],
+    promise: Promise | None,
+    promise_invoice_ids: list[int],
+    plan: PaymentPlan | None,
+    plan_rows: list,
+    dispute: Dispute | None,
+    dispute_invoice_ids: list[int],
+    notes: str,
+    now: datetime,
+    today: date,
+) -> OutboxEmail | None:
+    """Hand the recap to the outbox: none without a template, an address, or consent."""
+    template = disposition.recap_template
+    if not template or template == "attempt" and not settings.mail.recap_on_attempt:
+        return None
+    recipient = contact
+    if recipient is None or not recipient.email or recipient.email_opt_out:
+        return None
+    if template == "dispute":
+        chosen = [invoices[i] for i in dispute_invoice_ids]
+    elif template == "promise" and promise_invoice_ids:
+        chosen = [invoices[i] for i in promise_invoice_ids]
+    else:
+        workable = [i for i in invoices.values() if not i.disputed]
+        overdue = [i for i in workable if i.due_date < today]
+        chosen = overdue or workable
+    amount = ""
+    if promise is not None:
+        amount = money(promise.amount_cents)
+    elif plan is not None:
+        amount = money(plan.total_cents)
+    context = RecapContext(
+        template=template,
+        company_name=settings.company.name,
+        company_signature=settings.company.signature,
+        debtor_name=debtor.name,
+        contact_name=recipient.full_name,
+        agent_name=agent.full_name,
+        agent_email=agent.email,
+        call_date=day(now),
+        payment_reference=" ".join([debtor.account_code, *(i.number for i in chosen[:3])]),
+        iban=settings.company.iban,
+        bic=settings.company.bic,
+        amount=amount,
+        promised_date=day(promise.promised_date) if promise else "",
+        invoices=_recap_invoices(chosen),
+        instalments=[
+            RecapInstalment(index, day(due_on), money(value))
+            for index, (due_on, value) in enumerate(plan_rows, start=1)
+        ],
+        dispute_category=DISPUTE_CATEGORIES.get(dispute.category, "") if dispute else "",
+        dispute_description=dispute.description if dispute else "",
+        dispute_handler=settings.mail.dispute_handler,
+        notes=notes if template == "promise" else "",
+    )
+    rendered = render_recap(context)
+    domain = settings.mail.sender_address.partition("@")[2] or "localhost"
+    return enqueue_email(
+        session,
+        idempotency_key=f"recap:call:{call.id}",
+        template=template,
+        to_address=str(Address(display_name=recipient.full_name, addr_spec=recipient.email)),
+        reply_to=str(Address(display_name=agent.full_name, addr_spec=agent.email)),
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        message_id_domain=domain,
+        debtor_id=debtor.id,
+        contact_id=recipient.id,
+        call_id=call.id,
+        send_after=now + timedelta(minutes=settings.mail.recap_delay_minutes),
+        now=now,
+    )

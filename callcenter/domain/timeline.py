@@ -1,0 +1,150 @@
+"""The debtor's timeline, in French, from the events table (calls, emails, promises, payments…)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from callcenter.formatting import day, money
+from callcenter.models import Event, User
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    id: int
+    at: datetime
+    type: str
+    kind: str
+    title: str
+    detail: str
+    actor: str | None
+
+
+def _amount(payload: dict[str, Any], key: str = "amount_cents") -> str:
+    value = payload.get(key)
+    return money(int(value)) if value is not None else ""
+
+
+def _date(payload: dict[str, Any], key: str) -> str:
+    value = payload.get(key)
+    return day(date.fromisoformat(value)) if value else ""
+
+
+def _commitment(payload: dict[str, Any]) -> str:
+    text = f"{_amount(payload)} pour le {_date(payload, 'due_on')}"
+    if payload.get("paid_cents"):
+        text += f", reçu {_amount(payload, 'paid_cents')}"
+    return text
+
+
+def _call(payload: dict[str, Any]) -> str:
+    parts = [payload.get("disposition_label", "")]
+    if payload.get("reason_label"):
+        parts.append(f"motif : {payload['reason_label']}")
+    if payload.get("contact_name"):
+        parts.append(f"avec {payload['contact_name']}")
+    if payload.get("notes"):
+        parts.append(f"« {payload['notes']} »")
+    return " — ".join(part for part in parts if part)
+
+
+def _import(payload: dict[str, Any]) -> str:
+    parts = [payload.get("source", "")]
+    if payload.get("debtor_created"):
+        parts.append("débiteur créé")
+    if payload.get("debtor_changed"):
+        parts.append("fiche mise à jour : " + ", ".join(payload["debtor_changed"]))
+    for key, label in (
+        ("invoices_created", "factures créées"),
+        ("invoices_updated", "factures mises à jour"),
+        ("payments", "paiements"),
+    ):
+        if payload.get(key):
+            parts.append(f"{payload[key]} {label}")
+    return " — ".join(str(part) for part in parts if part)
+
+
+KINDS: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
+    "call.outcome": ("call", "Appel", _call),
+    "promise.created": ("promise", "Promesse de paiement", _commitment),
+    "promise.kept": ("promise", "Promesse tenue", _commitment),
+    "promise.partial": ("promise", "Promesse partiellement tenue", _commitment),
+    "promise.broken": ("promise", "Promesse non tenue", _commitment),
+    "promise.cancelled": ("promise", "Promesse annulée", _commitment),
+    "payment_plan.created": (
+        "promise",
+        "Échéancier accepté",
+        lambda p: f"{_amount(p, 'total_cents')} en {p.get('instalments', '?')} échéances",
+    ),
+    "payment_plan.kept": ("promise", "Échéancier respecté", lambda p: _amount(p, "total_cents")),
+    "payment_plan.broken": (
+        "promise",
+        "Échéancier non respecté",
+        lambda p: _amount(p, "total_cents"),
+    ),
+    "instalment.kept": ("promise", "Échéance payée", _commitment),
+    "instalment.partial": ("promise", "Échéance partiellement payée", _commitment),
+    "instalment.broken": ("promise", "Échéance impayée", _commitment),
+    "dispute.opened": (
+        "dispute",
+        "Litige ouvert",
+        lambda p: f"{p.get('category_label', '')} — {p.get('description', '')}".strip(" —"),
+    ),
+    "dispute.resolved": ("dispute", "Litige résolu", lambda p: p.get("resolution", "")),
+    "callback.scheduled": (
+        "callback",
+        "Rappel prévu",
+        lambda p: p.get("when_label", "") + (" (personnel)" if p.get("personal") else ""),
+    ),
+    "contact.updated": (
+        "contact",
+        "Coordonnées corrigées",
+        lambda p: ", ".join(p.get("fields", [])),
+    ),
+    "email.sent": ("email", "E-mail envoyé", lambda p: p.get("subject", "")),
+    "email.cancelled": ("email", "E-mail annulé", lambda p: p.get("reason", "")),
+    "email.dead": ("email", "E-mail en échec", lambda p: p.get("error", "")),
+    "email.resend": ("email", "E-mail renvoyé", lambda p: ""),
+    "payments.applied": (
+        "payment",
+        "Paiements reçus",
+        lambda p: f"solde après imputation : {_amount(p, 'open_cents')}",
+    ),
+    "import": ("import", "Import", _import),
+    "queue.skipped": ("queue", "Dossier passé", lambda p: p.get("reason", "")),
+    "debtor.do_not_call": ("queue", "Ne plus appeler", lambda p: p.get("reason", "")),
+}
+
+
+def describe(event: Event, actor: str | None) -> TimelineEntry:
+    kind, title, detail = KINDS.get(event.type, ("other", event.type, lambda _p: ""))
+    try:
+        text = detail(event.payload or {})
+    except (KeyError, TypeError, ValueError):
+        text = ""
+    return TimelineEntry(
+        id=event.id,
+        at=event.at,
+        type=event.type,
+        kind=kind,
+        title=title,
+        detail=text,
+        actor=actor,
+    )
+
+
+def describe_events(session: Session, *, debtor_id: int, limit: int) -> list[TimelineEntry]:
+    """Newest first, with the name of who did it."""
+    rows = session.exec(
+        select(Event, User.full_name)
+        .join(User, col(User.id) == Event.actor_id, isouter=True)
+        .where(Event.debtor_id == debtor_id)
+        .order_by(sa.desc(Event.at), sa.desc(Event.id))
+        .limit(limit)
+    ).all()
+    return [describe(event, actor) for event, actor in rows]
