@@ -71,6 +71,7 @@ def _run(kind: str, file: Path, dry_run: bool, mapping_name, maps, payment_terms
                         explicit_mapping=explicit,
                         payment_terms_days=payment_terms_days,
                         progress=progress,
+                        settings=current_app.extensions["callcenter"].settings,
                     )
                 except DomainError as error:
                     session.rollback()

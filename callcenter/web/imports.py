@@ -60,6 +60,7 @@ def _run(batch: ImportBatch, *, dry_run: bool, terms: int) -> ImportReport:
         mapping_name=batch.mapping_name,
         actor_id=current_user.id,
         payment_terms_days=terms,
+        settings=state().settings,
     )
     if report.ok and not dry_run:
         session.commit()

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from callcenter.config import Settings
 from callcenter.domain.audit import record_event
 from callcenter.domain.imports.allocation import after_payments_applied
 from callcenter.domain.imports.columns import KINDS, load_mapping, save_mapping
@@ -20,7 +22,9 @@ from callcenter.domain.imports.fec import import_fec
 from callcenter.domain.imports.report import Counts, ImportReport, Issue
 from callcenter.domain.imports.sources import FileRefused, open_table
 from callcenter.domain.imports.tabular import Progress, import_table
-from callcenter.models import utcnow
+from callcenter.domain.promises import debtors_with_open_commitments, refresh_commitments
+from callcenter.domain.queue import refresh_all, refresh_debtors
+from callcenter.models import Event, utcnow
 
 IMPORT_KINDS = (*KINDS, "fec")
 DEFAULT_PAYMENT_TERMS_DAYS = 30
@@ -48,6 +52,7 @@ def run_import(
     payment_terms_days: int = DEFAULT_PAYMENT_TERMS_DAYS,
     now: datetime | None = None,
     progress: Progress | None = None,
+    settings: Settings | None = None,
 ) -> ImportReport:
     """Import one file of ``kind`` (debtors, contacts, invoices, payments or fec).
 
@@ -101,5 +106,42 @@ def run_import(
         payload={"source": report.source, "dry_run": dry_run, **report.summary()},
         at=now,
     )
+    if settings is not None and not dry_run:
+        follow_up_import(session, now=now, settings=settings)
     session.flush()
     return report
+
+
+FULL_REFRESH_ABOVE = 20_000
+
+
+def follow_up_import(session: Session, *, now: datetime, settings: Settings) -> int:
+    """In the import's own transaction: settle promises and re-place debtors in the queue.
+
+    The debtors touched are the ones the import wrote a timeline event for (same ``now``), so a
+    debtor who just paid leaves the queue, and one whose promise is now covered sees it kept,
+    before anyone can claim them. Past a size, the whole queue is recomputed in one statement.
+    """
+    touched = sorted(
+        session.exec(
+            select(Event.debtor_id)
+            .where(Event.at == now, col(Event.type).in_(("import", "payments.applied")))
+            .distinct()
+        ).all()
+    )
+    touched = [debtor_id for debtor_id in touched if debtor_id is not None]
+    if not touched:
+        return 0
+    today = now.astimezone(ZoneInfo(settings.app.timezone)).date()
+    with_commitments = set(debtors_with_open_commitments(session))
+    refresh_commitments(
+        session,
+        debtor_ids=[debtor_id for debtor_id in touched if debtor_id in with_commitments],
+        today=today,
+        now=now,
+    )
+    if len(touched) > FULL_REFRESH_ABOVE:
+        refresh_all(session, now=now, settings=settings)
+    else:
+        refresh_debtors(session, debtor_ids=touched, now=now, settings=settings)
+    return len(touched)
