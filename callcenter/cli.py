@@ -52,9 +52,19 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Crée ou met à jour le schéma (SQLite ou PostgreSQL)."""
+    from callcenter.domain.dispositions import sync_default_dispositions
+    from callcenter.domain.queue import load_ladder, sync_ladder
     from callcenter.migrate import upgrade
 
-    upgrade(_state().settings.database_url, revision)
+    state = _state()
+    upgrade(state.settings.database_url, revision)
+    if revision == "head":
+        with session_scope(state.engine) as session:
+            added = sync_default_dispositions(session)
+            if not load_ladder(session):
+                sync_ladder(session, settings=state.settings)
+        if added:
+            click.echo(f"Catalogue des issues d'appel : {added} entrées ajoutées.")
     click.echo("Schéma de la base à jour.")
 
 
@@ -113,6 +123,14 @@ def demo(debtors: int | None, seed: int | None, invoices_per_debtor: float, if_e
     click.echo(
         f"{report.debtors} débiteurs, {report.contacts} contacts, {report.invoices} factures, "
         f"{report.payments} paiements en {report.seconds:.1f} s."
+    )
+    from callcenter.domain.queue import refresh_all
+    from callcenter.models import utcnow
+
+    with session_scope(state.engine) as session:
+        refreshed = refresh_all(session, now=utcnow(), settings=settings)
+    click.echo(
+        f"File d'appels calculée : {refreshed.ready} dossiers prêts, {refreshed.excluded} exclus."
     )
     _print_logins([(u.email, u.role, u.full_name) for u in report.users], DEMO_PASSWORD)
 

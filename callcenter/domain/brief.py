@@ -106,6 +106,7 @@ class Brief:
     target: TargetAmount
     risk: RiskHints
     pending_promises: list[Promise]
+    broken_promise: Promise | None
     queue_reasons: list[dict[str, Any]]
     queue_stage: str | None
     queue_exclusions: list[str]
@@ -288,7 +289,7 @@ def build_brief(
         ).all()
     )
     counts = _promise_counts(session, debtor_id)
-    broken_since_last_call = _broken_promise_awaiting_call(session, debtor_id)
+    broken = _broken_promise_awaiting_call(session, debtor_id)
     item = session.exec(select(QueueItem).where(QueueItem.debtor_id == debtor_id)).first()
     open_disputes = session.exec(
         select(sa.func.count())
@@ -299,7 +300,7 @@ def build_brief(
         session, debtor_id=debtor_id, limit=settings.workspace.timeline_limit
     )
     last_contact = next((entry.at for entry in timeline if entry.kind == "call"), None)
-    situation = _situation(session, item, debtor, invoices, broken_since_last_call)
+    situation = _situation(session, item, debtor, invoices, broken is not None)
     owner = session.get(User, debtor.owner_id) if debtor.owner_id else None
     return Brief(
         debtor=debtor,
@@ -323,6 +324,7 @@ def build_brief(
             last_contact_at=last_contact,
         ),
         pending_promises=pending,
+        broken_promise=broken,
         queue_reasons=list(item.reasons) if item else [],
         queue_stage=item.stage if item else None,
         queue_exclusions=list(item.exclusion_reasons) if item else [],
@@ -332,18 +334,18 @@ def build_brief(
     )
 
 
-def _broken_promise_awaiting_call(session: Session, debtor_id: int) -> bool:
-    """A broken promise not yet followed by a later promise or plan calls for its own script."""
+def _broken_promise_awaiting_call(session: Session, debtor_id: int) -> Promise | None:
+    """The last broken promise, unless a newer promise was made since: it gets its own script."""
     last_broken = session.exec(
-        select(sa.func.max(Promise.resolved_at)).where(
-            Promise.debtor_id == debtor_id, Promise.status == PromiseStatus.BROKEN
-        )
-    ).one()
+        select(Promise)
+        .where(Promise.debtor_id == debtor_id, Promise.status == PromiseStatus.BROKEN)
+        .order_by(sa.desc(Promise.resolved_at), sa.desc(Promise.id))
+    ).first()
     if last_broken is None:
-        return False
+        return None
     newer = session.exec(
         select(sa.func.count())
         .select_from(Promise)
-        .where(Promise.debtor_id == debtor_id, Promise.created_at > last_broken)
+        .where(Promise.debtor_id == debtor_id, Promise.created_at > last_broken.created_at)
     ).one()
-    return newer == 0
+    return last_broken if newer == 0 else None

@@ -12,6 +12,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from werkzeug.exceptions import Forbidden
 
 from callcenter import formatting
 from callcenter.config import PROJECT_ROOT, Settings, load_settings
@@ -21,6 +22,8 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
 )
+
+ROLE_REFUSED = "Votre rôle ne donne pas accès à cette page."
 
 csrf = CSRFProtect()
 htmx = HTMX()
@@ -144,8 +147,11 @@ def _register_error_pages(app: Flask) -> None:
         )
 
     @app.errorhandler(403)
-    def forbidden(_error):
-        return page(403, "Accès refusé", "Votre rôle ne donne pas accès à cette page.")
+    def forbidden(error):
+        message = getattr(error, "description", None)
+        if not message or message == Forbidden.description:
+            message = ROLE_REFUSED
+        return page(403, "Accès refusé", message)
 
     @app.errorhandler(404)
     def not_found(_error):

@@ -1,19 +1,318 @@
-"""The agent's workspace (issue: agent workspace) starts from this landing page."""
+"""The agent's workspace: one screen, no reloads (htmx), keyboard first.
+
+Next account → brief + script + outcome form → save (one transaction: outcome,
+promise/plan/dispute/callback, timeline, recap email in the outbox, queue) →
+recap preview with a cancel button during its delay → next account.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_login import current_user
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from callcenter.models import Role, User
-from callcenter.web import db
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlmodel import select
+from werkzeug.datastructures import MultiDict
+
+from callcenter.domain.brief import build_brief
+from callcenter.domain.dispositions import active_dispositions
+from callcenter.domain.errors import DomainError, ValidationFailed
+from callcenter.domain.outbox import cancel_email
+from callcenter.domain.outcome import DISPUTE_CATEGORIES, OutcomeForm, record_outcome
+from callcenter.domain.queue import claim_next, release, skip
+from callcenter.domain.queue.report import exclusion_counts
+from callcenter.domain.scripts import (
+    NON_PAYMENT_REASONS,
+    available_scripts,
+    render_script,
+)
+from callcenter.formatting import day, money
+from callcenter.models import Call, OutboxEmail, QueueItem, QueueState, Role, User, utcnow
+from callcenter.web import db, htmx, state
 from callcenter.web.auth import guard_blueprint
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 guard_blueprint(bp, Role.AGENT, Role.SUPERVISOR)
 
+PLAN_ROWS = 4
+
+
+def _now() -> datetime:
+    return utcnow()
+
+
+def _today(now: datetime):
+    return now.astimezone(ZoneInfo(state().settings.app.timezone)).date()
+
+
+def _held_debtor_id(session, agent_id: int, now: datetime) -> int | None:
+    item = session.exec(
+        select(QueueItem).where(
+            QueueItem.claimed_by_id == agent_id,
+            QueueItem.state == QueueState.CLAIMED,
+            QueueItem.lease_until > now,
+        )
+    ).first()
+    return item.debtor_id if item else None
+
+
+def _require_hold(session, debtor_id: int, now: datetime) -> None:
+    if _held_debtor_id(session, current_user.id, now) != debtor_id:
+        abort(403, description="Ce débiteur ne vous est pas réservé : reprenez-le depuis la file.")
+
+
+def _script_context(brief, agent: User, settings) -> dict:
+    focus = brief.focus_invoice
+    first, _, last = agent.full_name.partition(" ")
+    overdue = [i for i in brief.invoices if i.workable and i.days_late > 0]
+    count_text = (
+        f"{len(overdue)} factures échues"
+        if len(overdue) > 1
+        else "la facture échue"
+        if overdue
+        else "vos factures"
+    )
+    promise = brief.broken_promise or next(iter(brief.pending_promises), None)
+    context = {
+        "agent": {"first_name": first, "last_name": last},
+        "company": {"name": settings.company.name},
+        "debtor": {"name": brief.debtor.name, "account_code": brief.debtor.account_code},
+        "target_amount": money(brief.target.cents),
+        "overdue_amount": money(brief.target.overdue_cents),
+        "overdue_count_text": count_text,
+        "callback_number": settings.telephony.caller_id,
+    }
+    if brief.contact is not None:
+        context["contact"] = {"name": brief.contact.full_name, "role": brief.contact.role}
+    if focus is not None:
+        context["invoice"] = {
+            "number": focus.number,
+            "issue_date": day(focus.issue_date),
+            "due_date": day(focus.due_date),
+            "amount": money(focus.amount_cents),
+            "open_amount": money(focus.open_amount_cents),
+        }
+    if promise is not None:
+        context["promise"] = {
+            "amount": money(promise.amount_cents),
+            "date": day(promise.promised_date),
+        }
+    return context
+
+
+def _workspace_context(session, debtor_id: int | None, now: datetime, **extra) -> dict:
+    settings = state().settings
+    agent = session.get(User, current_user.id)
+    waiting = session.exec(
+        select(QueueItem.id).where(QueueItem.state == QueueState.READY).limit(1)
+    ).first()
+    context = {
+        "agent": agent,
+        "brief": None,
+        "queue_has_work": waiting is not None,
+        "exclusions": [] if waiting is not None or debtor_id else exclusion_counts(session)[:5],
+        "dispositions": active_dispositions(session),
+        "reasons": NON_PAYMENT_REASONS,
+        "dispute_categories": DISPUTE_CATEGORIES,
+        "scripts": available_scripts(),
+        "plan_rows": PLAN_ROWS,
+        "form": MultiDict(),
+        "errors": {},
+        "message": None,
+    }
+    if debtor_id is not None:
+        brief = build_brief(
+            session, debtor_id=debtor_id, today=_today(now), now=now, settings=settings
+        )
+        code = request.args.get("script") or brief.script_code
+        if code not in context["scripts"]:
+            code = brief.script_code
+        context.update(
+            brief=brief,
+            script=render_script(code, _script_context(brief, agent, settings), strict=False),
+            today=_today(now),
+        )
+    context.update(extra)
+    return context
+
+
+def _render(template: str, context: dict, status: int = 200, trigger: str | None = None):
+    response = make_response(render_template(template, **context), status)
+    if trigger:
+        response.headers["HX-Trigger"] = trigger
+    return response
+
 
 @bp.get("/")
 def home():
-    user = db().get(User, current_user.id)
-    return render_template("agent/home.html", user=user)
+    session = db()
+    now = _now()
+    context = _workspace_context(session, _held_debtor_id(session, current_user.id, now), now)
+    return _render("agent/_workspace.html" if htmx else "agent/workspace.html", context)
+
+
+@bp.post("/suivant")
+def next_account():
+    """Claim the best eligible debtor (or get back the one already held)."""
+    session = db()
+    now = _now()
+    settings = state().settings
+    claim = claim_next(
+        session,
+        agent_id=current_user.id,
+        now=now,
+        lease=timedelta(minutes=settings.queue.lease_minutes),
+        settings=settings,
+    )
+    session.commit()
+    message = None if claim else "Aucun dossier à appeler pour l'instant : la file est vide."
+    if not htmx:
+        return redirect(url_for("agent.home"))
+    context = _workspace_context(session, claim.debtor_id if claim else None, now, message=message)
+    return _render("agent/_workspace.html", context)
+
+
+@bp.get("/dossier/<int:debtor_id>/script")
+def script(debtor_id: int):
+    session = db()
+    now = _now()
+    _require_hold(session, debtor_id, now)
+    context = _workspace_context(session, debtor_id, now)
+    return _render("agent/_script.html", context)
+
+
+@bp.get("/dossier/<int:debtor_id>/historique")
+def timeline(debtor_id: int):
+    session = db()
+    now = _now()
+    _require_hold(session, debtor_id, now)
+    return _render("agent/_timeline.html", _workspace_context(session, debtor_id, now))
+
+
+def _outcome_form() -> OutcomeForm:
+    form = request.form
+    return OutcomeForm(
+        disposition=form.get("disposition", ""),
+        reason=form.get("reason", ""),
+        contact_id=form.get("contact_id", ""),
+        notes=form.get("notes", ""),
+        promise_amount=form.get("promise_amount", ""),
+        promise_date=form.get("promise_date", ""),
+        promise_invoices=form.getlist("promise_invoices"),
+        plan_total=form.get("plan_total", ""),
+        plan_dates=form.getlist("plan_dates"),
+        plan_amounts=form.getlist("plan_amounts"),
+        dispute_category=form.get("dispute_category", ""),
+        dispute_description=form.get("dispute_description", ""),
+        dispute_invoices=form.getlist("dispute_invoices"),
+        callback_at=form.get("callback_at", ""),
+        callback_personal=form.get("callback_personal") == "on",
+        contact_name=form.get("contact_name", ""),
+        contact_phone=form.get("contact_phone", ""),
+        contact_email=form.get("contact_email", ""),
+    )
+
+
+@bp.post("/dossier/<int:debtor_id>/issue")
+def save_outcome(debtor_id: int):
+    session = db()
+    now = _now()
+    settings = state().settings
+    form = _outcome_form()
+    call_id = request.form.get("call_id", "")
+    try:
+        result = record_outcome(
+            session,
+            agent_id=current_user.id,
+            debtor_id=debtor_id,
+            form=form,
+            now=now,
+            settings=settings,
+            call_id=int(call_id) if call_id.isdigit() else None,
+        )
+    except ValidationFailed as failed:
+        session.rollback()
+        context = _workspace_context(
+            session, debtor_id, now, form=request.form, errors=failed.errors
+        )
+        response = _render("agent/_outcome_form.html", context, status=422)
+        response.headers["HX-Retarget"] = "#outcome"
+        response.headers["HX-Reswap"] = "outerHTML"
+        return response
+    except DomainError as refused:
+        session.rollback()
+        context = _workspace_context(session, None, now, message=refused.message)
+        return _render("agent/_workspace.html", context, status=409)
+    session.commit()
+    context = _workspace_context(
+        session, None, now, result=result, saved_debtor=result.call.debtor_id
+    )
+    return _render("agent/_workspace.html", context, trigger="outcome-saved")
+
+
+@bp.post("/courriel/<int:email_id>/annuler")
+def cancel_recap(email_id: int):
+    session = db()
+    email = session.get(OutboxEmail, email_id)
+    if email is None:
+        abort(404)
+    if email.call_id is None:
+        abort(403)
+    call = session.get(Call, email.call_id)
+    if call is None or call.agent_id != current_user.id:
+        abort(403)
+    try:
+        cancel_email(session, email_id=email_id, actor_id=current_user.id, now=_now())
+    except DomainError as refused:
+        session.rollback()
+        return _render("agent/_recap.html", {"email": email, "error": refused.message}, 409)
+    session.commit()
+    return _render("agent/_recap.html", {"email": email, "error": None})
+
+
+@bp.post("/dossier/<int:debtor_id>/passer")
+def skip_account(debtor_id: int):
+    session = db()
+    now = _now()
+    _require_hold(session, debtor_id, now)
+    settings = state().settings
+    try:
+        skip(
+            session,
+            agent_id=current_user.id,
+            debtor_id=debtor_id,
+            reason=request.form.get("skip_reason", ""),
+            now=now,
+            set_aside=timedelta(minutes=settings.queue.skip_minutes),
+        )
+    except ValidationFailed as failed:
+        session.rollback()
+        context = _workspace_context(session, debtor_id, now, skip_error=failed.errors["reason"])
+        return _render("agent/_workspace.html", context, status=422)
+    except DomainError as refused:
+        session.rollback()
+        return _render(
+            "agent/_workspace.html", _workspace_context(session, None, now, message=refused.message)
+        )
+    session.commit()
+    context = _workspace_context(
+        session, None, now, message="Dossier passé : il revient plus tard."
+    )
+    return _render("agent/_workspace.html", context)
+
+
+@bp.post("/dossier/<int:debtor_id>/liberer")
+def release_account(debtor_id: int):
+    session = db()
+    now = _now()
+    try:
+        release(session, agent_id=current_user.id, debtor_id=debtor_id, now=now)
+    except DomainError as refused:
+        session.rollback()
+        return _render(
+            "agent/_workspace.html", _workspace_context(session, None, now, message=refused.message)
+        )
+    session.commit()
+    context = _workspace_context(session, None, now, message="Dossier rendu à la file.")
+    return _render("agent/_workspace.html", context)

@@ -14,7 +14,7 @@ def test_agent_logs_in_and_sees_the_landing_page(live_server, page, make_user):
     page.get_by_label("Mot de passe").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     expect(page).to_have_url(f"{live_server}/agent/")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Bonjour Agent Test")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Poste de relance")
     expect(page.locator(".badge")).to_have_text("Chargé de relance")
     assert page.evaluate("typeof htmx") == "object"
     page.get_by_role("button", name="Se déconnecter").click()

@@ -25,7 +25,7 @@ def test_anonymous_visitor_is_sent_to_login(client):
 @pytest.mark.parametrize(
     ("role", "landing", "heading"),
     [
-        ("agent", "/agent/", "Bonjour"),
+        ("agent", "/agent/", "Poste de relance"),
         ("supervisor", "/supervision/", "Portefeuille au"),
         ("admin", "/admin/", "Utilisateurs"),
     ],
