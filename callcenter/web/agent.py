@@ -27,6 +27,7 @@ from callcenter.domain.scripts import (
     available_scripts,
     render_script,
 )
+from callcenter.domain.timeline import describe_events
 from callcenter.formatting import day, money
 from callcenter.models import Call, OutboxEmail, QueueItem, QueueState, Role, User, utcnow
 from callcenter.web import db, htmx, state
@@ -246,7 +247,11 @@ def save_outcome(debtor_id: int):
         return _render("agent/_workspace.html", context, status=409)
     session.commit()
     context = _workspace_context(
-        session, None, now, result=result, saved_debtor=result.call.debtor_id
+        session,
+        None,
+        now,
+        result=result,
+        saved_timeline=describe_events(session, debtor_id=debtor_id, limit=10),
     )
     return _render("agent/_workspace.html", context, trigger="outcome-saved")
 
