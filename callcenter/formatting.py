@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel import Locale
+from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
-LOCALE = "fr_FR"
+LOCALE = Locale.parse("fr_FR")
 PARIS = ZoneInfo("Europe/Paris")
 
 
+@lru_cache(maxsize=65536)
 def money(cents: int | None, currency: str = "EUR") -> str:
-    """``125050`` → ``1 250,50 €`` (French grouping and a non-breaking space before €)."""
+    """``125050`` → ``1 250,50 €`` (French grouping and a non-breaking space before €).
+
+    Cached: a brief shows hundreds of amounts and Babel takes ~15 µs for each.
+    """
     if cents is None:
         return ""
     return format_currency(Decimal(cents) / 100, currency, locale=LOCALE)
@@ -31,11 +37,16 @@ def day(value: date | datetime | None) -> str:
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(PARIS).date()
+    return _day(value)
+
+
+@lru_cache(maxsize=8192)
+def _day(value: date) -> str:
     return format_date(value, format="dd/MM/yyyy", locale=LOCALE)
 
 
 def moment(value: datetime | None, tz: ZoneInfo = PARIS) -> str:
-    """``15/12/2026 14:05`` in the reader's time zone."""
+    """``15/12/2026 14:05`` in the reader's time zone (all digits: no locale data needed)."""
     if value is None:
         return ""
-    return format_datetime(value, format="dd/MM/yyyy HH:mm", tzinfo=tz, locale=LOCALE)
+    return value.astimezone(tz).strftime("%d/%m/%Y %H:%M")
