@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, StrictUndefined, Undefined, UndefinedError
+from jinja2 import ChainableUndefined, Environment, StrictUndefined, UndefinedError
 
 from callcenter.config import PROJECT_ROOT
 from callcenter.domain.errors import DomainError
@@ -63,7 +63,7 @@ class RenderedScript:
     conclusion: list[Section]
 
 
-class _VisibleUndefined(Undefined):
+class _VisibleUndefined(ChainableUndefined):
     """Lenient mode for the live screen: a missing value shows as a marker, never a blank."""
 
     def __str__(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from callcenter.domain.calls import ANSWERED_BY_LABELS, STATUS_LABELS, duration_label
 from callcenter.formatting import day, money
 from callcenter.models import Event, User
 
@@ -53,6 +54,24 @@ def _call(payload: dict[str, Any]) -> str:
     return " — ".join(part for part in parts if part)
 
 
+def _call_status(payload: dict[str, Any]) -> str:
+    status = payload.get("status", "")
+    text = STATUS_LABELS.get(status, status)
+    if status == "in-progress" and payload.get("answered_by"):
+        text += " par " + ANSWERED_BY_LABELS.get(payload["answered_by"], payload["answered_by"])
+    if status == "completed" and payload.get("duration_seconds") is not None:
+        text += f", durée {duration_label(payload['duration_seconds'])}"
+    return text
+
+
+def _recording(payload: dict[str, Any]) -> str:
+    if payload.get("status") != "completed":
+        return "aucun enregistrement reçu"
+    if payload.get("duration_seconds"):
+        return f"durée {duration_label(payload['duration_seconds'])}"
+    return "disponible"
+
+
 def _import(payload: dict[str, Any]) -> str:
     parts = [payload.get("source", "")]
     if payload.get("debtor_created"):
@@ -71,6 +90,22 @@ def _import(payload: dict[str, Any]) -> str:
 
 KINDS: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
     "call.outcome": ("call", "Appel", _call),
+    "call.started": (
+        "call",
+        "Appel lancé",
+        lambda p: " — ".join(
+            part for part in (p.get("to_number", ""), p.get("contact_name", "")) if part
+        ),
+    ),
+    "call.status": ("call", "Suivi d'appel", _call_status),
+    "call.consent_announced": ("call", "Annonce d'enregistrement diffusée", lambda p: ""),
+    "call.recording": ("call", "Enregistrement de l'appel", _recording),
+    "call.recording_objection": (
+        "call",
+        "Opposition à l'enregistrement",
+        lambda p: "l'enregistrement est arrêté et supprimé",
+    ),
+    "call.recording_deleted": ("call", "Enregistrement supprimé", lambda p: p.get("reason", "")),
     "promise.created": ("promise", "Promesse de paiement", _commitment),
     "promise.kept": ("promise", "Promesse tenue", _commitment),
     "promise.partial": ("promise", "Promesse partiellement tenue", _commitment),

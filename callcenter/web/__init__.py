@@ -20,7 +20,9 @@ from callcenter.db import create_db_engine, read_only
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+    "connect-src 'self' https://*.twilio.com wss://*.twilio.com; "
+    "media-src 'self' blob: https://sdk.twilio.com; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
 )
 
 ROLE_REFUSED = "Votre rôle ne donne pas accès à cette page."
@@ -176,7 +178,9 @@ def _register_error_pages(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from callcenter.web import admin, agent, auth, devmail, imports, queue, supervisor
+    from callcenter.web import admin, agent, auth, devmail, imports, queue, supervisor, telephony
 
-    for module in (auth, agent, supervisor, queue, imports, admin, devmail):
+    for module in (auth, agent, supervisor, queue, imports, admin, devmail, telephony):
         app.register_blueprint(module.bp)
+    app.register_blueprint(telephony.webhooks)
+    app.register_blueprint(telephony.recordings)

@@ -16,6 +16,7 @@ from sqlmodel import select
 from werkzeug.datastructures import MultiDict
 
 from callcenter.domain.brief import build_brief
+from callcenter.domain.calls import finish_wrap_up
 from callcenter.domain.dispositions import active_dispositions
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.outbox import cancel_email
@@ -245,6 +246,7 @@ def save_outcome(debtor_id: int):
         session.rollback()
         context = _workspace_context(session, None, now, message=refused.message)
         return _render("agent/_workspace.html", context, status=409)
+    finish_wrap_up(session, user_id=current_user.id, now=now)
     session.commit()
     context = _workspace_context(
         session,

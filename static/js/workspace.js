@@ -69,3 +69,9 @@ document.addEventListener("htmx:afterSwap", (event) => {
     if (invalid) invalid.focus();
   }
 });
+
+// The outcome is tied to the call the softphone placed.
+document.addEventListener("softphone:state", (event) => {
+  const field = document.getElementById("call-id");
+  if (field && event.detail && event.detail.callId) field.value = event.detail.callId;
+});

@@ -4,11 +4,12 @@ from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import expect
+from sqlmodel import select
 
 from callcenter.db import session_scope
 from callcenter.domain.dispositions import sync_default_dispositions
 from callcenter.domain.queue import refresh_all, sync_ladder
-from callcenter.models import utcnow
+from callcenter.models import Call, User, utcnow
 from tests.conftest import TEST_PASSWORD, make_settings
 from tests.factories import make_contact, make_debtor, make_invoice
 
@@ -52,9 +53,10 @@ def _sign_in(browser, live_server, user):
     return context, page
 
 
-def test_agent_records_a_promise_and_the_other_agent_gets_another_debtor(
-    live_server, browser, make_user, two_debtors
+def test_agent_calls_records_a_promise_and_the_other_agent_gets_another_debtor(
+    app, live_server, browser, make_user, two_debtors
 ):
+    engine = app.extensions["callcenter"].engine
     first_context, first = _sign_in(browser, live_server, make_user("agent"))
     second_context, second = _sign_in(browser, live_server, make_user("agent"))
     try:
@@ -66,6 +68,15 @@ def test_agent_records_a_promise_and_the_other_agent_gets_another_debtor(
         second.get_by_role("button", name="Dossier suivant").click()
         expect(second.locator(".ws-title")).to_contain_text("Garage Petit SARL")
 
+        phone = first.locator("#softphone")
+        first.keyboard.press("a")
+        expect(phone.locator("[data-role=status]")).to_have_text("Sonnerie")
+        phone.get_by_role("button", name="Décroche").click()
+        expect(phone.locator("[data-role=status]")).to_have_text("Décroché (une personne)")
+        first.keyboard.press("h")
+        expect(phone.locator("[data-role=agent-state]")).to_contain_text("Post-appel")
+        expect(first.locator("#call-id")).not_to_have_value("")
+
         first.keyboard.press("1")
         expect(first.locator("#promise_amount")).to_be_visible()
         first.locator("#promise_amount").fill("4 800,00")
@@ -75,6 +86,11 @@ def test_agent_records_a_promise_and_the_other_agent_gets_another_debtor(
         expect(first.locator("#saved")).to_contain_text("Issue enregistrée : Promesse de paiement")
         expect(first.locator("#saved-timeline")).to_contain_text("Promesse de paiement")
         expect(first.locator("#recap")).to_contain_text("Récapitulatif de notre appel")
+        with session_scope(engine) as session:
+            call = session.exec(select(Call)).one()
+            agent = session.get(User, call.agent_id)
+        assert (call.disposition_code, call.provider_status) == ("promise", "completed")
+        assert call.answered_at is not None and agent.agent_state == "available"
 
         second.get_by_role("button", name="Rendre à la file").click()
         second.get_by_role("button", name="Dossier suivant").click()

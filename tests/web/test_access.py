@@ -5,6 +5,8 @@ import pytest
 from callcenter.web import ROLE_REFUSED
 
 PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.index", "auth.logout"}
+# Provider webhooks carry no session: a valid X-Twilio-Signature is their only key.
+SIGNED_BLUEPRINTS = {"twilio_webhooks"}
 ALLOWED_ROLES = {
     "agent": {"agent", "supervisor"},
     "supervisor": {"supervisor", "admin"},
@@ -12,14 +14,16 @@ ALLOWED_ROLES = {
     "imports": {"supervisor", "admin"},
     "admin": {"admin"},
     "devmail": {"agent", "supervisor", "admin"},
+    "telephony": {"agent", "supervisor"},
+    "recordings": {"supervisor", "admin"},
 }
 
 
 def _guarded_routes(app):
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in PUBLIC_ENDPOINTS:
-            continue
         blueprint = rule.endpoint.split(".")[0]
+        if rule.endpoint in PUBLIC_ENDPOINTS or blueprint in SIGNED_BLUEPRINTS:
+            continue
         assert blueprint in ALLOWED_ROLES, f"route sans règle d'accès : {rule.rule}"
         url = rule.rule
         for argument in rule.arguments:
@@ -56,3 +60,25 @@ def test_anonymous_is_sent_to_login_on_every_guarded_route(app, client):
                 response = client.open(url, method=method)
                 assert response.status_code == 302, url
                 assert "/connexion" in response.headers["Location"]
+
+
+def _signed_routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] in SIGNED_BLUEPRINTS:
+            url = rule.rule
+            for argument in rule.arguments:
+                url = url.replace(f"<int:{argument}>", "1").replace(f"<{argument}>", "1")
+            yield url, sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+
+
+@pytest.mark.parametrize("role", [None, "agent", "supervisor", "admin"])
+def test_every_webhook_refuses_a_request_without_a_valid_signature(app, client, login, role):
+    if role:
+        login(role)
+    routes = list(_signed_routes(app))
+    assert routes
+    for url, methods in routes:
+        for method in methods:
+            for headers in ({}, {"X-Twilio-Signature": "c2lnbmF0dXJlIGZhdXNzZQ=="}):
+                response = client.open(url, method=method, data={"CallSid": "CA1"}, headers=headers)
+                assert response.status_code == 403, (method, url, headers)
