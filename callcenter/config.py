@@ -118,6 +118,49 @@ class RecordingSettings(_Section):
 
 class SpeechSettings(_Section):
     model_path: str = ""
+    live_partials: bool = True
+    pressure_phrases: list[str] = [
+        "huissier",
+        "vous allez le regretter",
+        "on va saisir",
+        "saisie",
+        "poursuites",
+        "au tribunal",
+        "je vais vous envoyer quelqu'un",
+        "dernier avertissement",
+        "vous n'avez pas le choix",
+        "on sait où vous trouver",
+    ]
+    dispute_phrases: list[str] = [
+        "litige",
+        "pas reçu",
+        "jamais reçu",
+        "on conteste",
+        "je conteste",
+        "pas conforme",
+        "erreur de facturation",
+        "abîmé",
+    ]
+    answering_machine_phrases: list[str] = [
+        "laissez un message",
+        "après le bip",
+        "messagerie",
+        "n'est pas disponible",
+        "répondeur",
+    ]
+
+
+class CockpitSettings(_Section):
+    """Wallboard refresh and the colour thresholds of time in state, as contact centres use."""
+
+    refresh_seconds: int = Field(default=5, ge=1, le=5)
+    on_call_warn_seconds: int = Field(default=600, ge=1)
+    on_call_alert_seconds: int = Field(default=1200, ge=1)
+    wrap_up_warn_seconds: int = Field(default=120, ge=1)
+    wrap_up_alert_seconds: int = Field(default=300, ge=1)
+    paused_warn_seconds: int = Field(default=900, ge=1)
+    paused_alert_seconds: int = Field(default=1800, ge=1)
+    available_warn_seconds: int = Field(default=300, ge=1)
 
 
 class DemoSettings(_Section):
@@ -278,6 +321,7 @@ class Settings(_Section):
     letters: LetterSettings = LetterSettings()
     recordings: RecordingSettings = RecordingSettings()
     speech: SpeechSettings = SpeechSettings()
+    cockpit: CockpitSettings = CockpitSettings()
     demo: DemoSettings = DemoSettings()
     queue: QueueSettings = QueueSettings()
     ladder: LadderSettings = LadderSettings()
