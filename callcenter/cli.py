@@ -13,6 +13,7 @@ from flask.cli import FlaskGroup
 from callcenter.config import ConfigError, load_settings
 from callcenter.db import session_scope
 from callcenter.import_cli import import_group
+from callcenter.letters_cli import letters_group
 from callcenter.queue_cli import queue_group
 
 
@@ -37,6 +38,7 @@ def main() -> None:
 
 main.add_command(import_group)
 main.add_command(queue_group)
+main.add_command(letters_group)
 
 
 def _state():
@@ -234,6 +236,7 @@ def scheduler() -> None:
     from callcenter.jobs.leader import leader_lock_for
     from callcenter.jobs.scheduler import JobContext, run_scheduler
     from callcenter.providers.mail import transport_from_settings
+    from callcenter.providers.telephony import build_telephony
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     state = _state()
@@ -247,7 +250,18 @@ def scheduler() -> None:
             click.echo("Un autre planificateur est actif : celui-ci reste en attente.")
             announced.append(True)
 
-    context = JobContext(state.settings, state.engine, transport_from_settings(state.settings))
+    telephony = state.providers.get("telephony") or build_telephony(state.settings)
+
+    def delete_recording(*, recording_sid: str | None, recording_url: str | None) -> None:
+        if recording_sid:
+            telephony.delete_recording(recording_sid)
+
+    context = JobContext(
+        state.settings,
+        state.engine,
+        transport_from_settings(state.settings),
+        delete_recording=delete_recording,
+    )
     lock = leader_lock_for(state.engine, state.settings.data_path)
     click.echo("Planificateur démarré.")
     run_scheduler(context, lock, stop=stop, on_leadership=on_leadership)

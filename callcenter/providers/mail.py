@@ -3,13 +3,17 @@
 The port takes a fully built ``EmailMessage`` and either returns (the server
 accepted it) or raises ``TemporaryMailFailure`` (4xx reply, connection refused,
 timeout: worth retrying) or ``PermanentMailFailure`` (5xx reply: retrying would
-fail the same way).
+fail the same way). ``SmtpTransport.connection()`` sends a batch over one SMTP
+session (reconnecting after any failure and every ``messages_per_connection``
+messages) instead of one connection per message.
 """
 
 from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -37,6 +41,50 @@ class MailTransport(Protocol):
     def send(self, message: EmailMessage) -> None: ...
 
 
+class SmtpConnection:
+    """One SMTP session reused for several messages; reopened after any failure."""
+
+    def __init__(self, transport: SmtpTransport) -> None:
+        self.transport = transport
+        self.client: smtplib.SMTP | None = None
+        self.sent_on_client = 0
+
+    def send(self, message: EmailMessage) -> None:
+        transport = self.transport
+        try:
+            if self.client is not None and self.sent_on_client >= transport.messages_per_connection:
+                self.close()
+            if self.client is None:
+                self.client = transport._connect()
+                self.sent_on_client = 0
+                if transport.username:
+                    self.client.login(transport.username, transport.password)
+            self.sent_on_client += 1
+            refused = self.client.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            self.close()
+            transport._raise_for_codes([code for code, _ in error.recipients.values()], str(error))
+        except smtplib.SMTPResponseException as error:
+            self.close()
+            transport._raise_for_codes([error.smtp_code], _reply_text(error))
+        except (TimeoutError, smtplib.SMTPException, OSError) as error:
+            self.close()
+            raise TemporaryMailFailure(f"Serveur SMTP injoignable : {error}") from error
+        if refused:
+            transport._raise_for_codes([code for code, _ in refused.values()], str(refused))
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        finally:
+            client.close()
+
+
 @dataclass(frozen=True)
 class SmtpTransport:
     host: str
@@ -45,21 +93,20 @@ class SmtpTransport:
     username: str = ""
     password: str = ""
     timeout: float = 30.0
+    messages_per_connection: int = 100
 
     def send(self, message: EmailMessage) -> None:
+        with self.connection() as connection:
+            connection.send(message)
+
+    @contextmanager
+    def connection(self) -> Iterator[SmtpConnection]:
+        """Send several messages over one SMTP session, closed on exit."""
+        connection = SmtpConnection(self)
         try:
-            with self._connect() as client:
-                if self.username:
-                    client.login(self.username, self.password)
-                refused = client.send_message(message)
-        except smtplib.SMTPRecipientsRefused as error:
-            self._raise_for_codes([code for code, _ in error.recipients.values()], str(error))
-        except smtplib.SMTPResponseException as error:
-            self._raise_for_codes([error.smtp_code], _reply_text(error))
-        except (TimeoutError, smtplib.SMTPException, OSError) as error:
-            raise TemporaryMailFailure(f"Serveur SMTP injoignable : {error}") from error
-        if refused:
-            self._raise_for_codes([code for code, _ in refused.values()], str(refused))
+            yield connection
+        finally:
+            connection.close()
 
     def _connect(self) -> smtplib.SMTP:
         context = ssl.create_default_context()

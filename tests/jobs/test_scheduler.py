@@ -6,6 +6,7 @@ import threading
 import time
 from datetime import date
 
+import pytest
 import sqlalchemy as sa
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -144,3 +145,25 @@ def test_promise_job_breaks_an_overdue_promise_once(engine, settings):
             sa.text("SELECT count(*) FROM events WHERE type = 'promise.broken'")
         ).scalar_one()
     assert statuses == ["broken"] and events == 1
+
+
+@pytest.mark.parametrize(
+    ("moment", "runs"),
+    [
+        ("2026-11-23T10:00", True),
+        ("2026-11-23T07:59", False),
+        ("2026-11-23T19:00", False),
+        ("2026-11-22T10:00", False),
+    ],
+)
+def test_debtor_emails_only_leave_during_office_hours(settings, moment, runs):
+    from datetime import datetime
+
+    from callcenter.jobs.scheduler import office_hours_only
+
+    calls = []
+    guarded = office_hours_only(
+        calls.append, clock=lambda zone: datetime.fromisoformat(moment).replace(tzinfo=zone)
+    )
+    guarded(JobContext(settings, None, None))
+    assert bool(calls) is runs

@@ -1,0 +1,810 @@
+"""Follow-up emails the scheduler writes on its own: commitment reminders and ladder emails.
+
+- The day before (``[promises] reminder_days_before``) a pending promise or instalment
+  falls due, its debtor's billing contact gets a reminder with the amount, the date, the
+  invoices and the payment details. A commitment agreed inside that window gets none: the
+  recap of the call already said it.
+- The ladder's email rungs (preventive quality check before the due date, first and second
+  reminders after it) go to open, undisputed, unpaused invoices of debtors neither on
+  do-not-call nor in an insolvency procedure, one email per debtor and rung listing every
+  invoice concerned. An invoice gets a rung's email while that rung is the latest it has
+  reached (so a day missed by the scheduler is caught up, but an invoice already at the
+  phone stage gets no late email) and only once: its ``dunning_stage`` records the rung.
+- A contact who opted out of email, or has none, is never mailed; when
+  ``[queue] cap_across_channels`` is on, the emails respect the contact cap of the queue
+  (attempts on 7 rolling days and minimum gap, counted like the queue counts them).
+Every email goes through the outbox with an idempotency key, so running a job twice
+enqueues nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from callcenter.config import Settings
+from callcenter.domain.audit import record_event
+from callcenter.domain.outbox import enqueue_email
+from callcenter.domain.queue.ladder import DEFAULT_SEGMENT, LadderRung, load_ladder, sync_ladder
+from callcenter.domain.queue.scoring import Moments
+from callcenter.domain.recap import RecapInvoice, RenderedEmail, _environment
+from callcenter.formatting import day, money
+from callcenter.models import (
+    Call,
+    Contact,
+    Debtor,
+    EmailStatus,
+    Instalment,
+    Invoice,
+    InvoiceStatus,
+    OutboxEmail,
+    PaymentPlan,
+    Promise,
+    PromiseInvoice,
+    PromiseStatus,
+    User,
+)
+
+PREVENTIVE = "ladder_preventive"
+FIRST_REMINDER = "ladder_reminder_1"
+SECOND_REMINDER = "ladder_reminder_2"
+LADDER_TEMPLATES = (PREVENTIVE, FIRST_REMINDER, SECOND_REMINDER)
+
+SUBJECTS = {
+    "reminder_promise": "Rappel : règlement de {amount} prévu le {date} — {company}",
+    "reminder_instalment": "Rappel : échéance {sequence}/{count} de {amount} le {date} — {company}",
+    PREVENTIVE: "{invoice_word} {invoices} : tout est-il en ordre ? — {company}",
+    FIRST_REMINDER: "{invoice_word} {invoices} arrivée{s} à échéance — {company}",
+    SECOND_REMINDER: "Deuxième relance : {invoice_word_lower} {invoices} impayée{s} — {company}",
+}
+
+
+@dataclass(frozen=True)
+class ReminderContext:
+    """Every value already formatted for a French reader (named ``recap`` in templates)."""
+
+    template: str
+    company_name: str
+    company_signature: str
+    debtor_name: str
+    contact_name: str
+    agent_name: str
+    agent_email: str
+    payment_reference: str
+    iban: str = ""
+    bic: str = ""
+    amount: str = ""
+    due_date: str = ""
+    total: str = ""
+    sequence: int = 0
+    instalment_count: int = 0
+    previous_reminder_date: str = ""
+    invoices: list[RecapInvoice] = field(default_factory=list)
+
+
+def reminder_subject(context: ReminderContext) -> str:
+    numbers = [invoice.number for invoice in context.invoices]
+    shown = ", ".join(numbers[:3]) + (" …" if len(numbers) > 3 else "")
+    many = len(numbers) > 1
+    return SUBJECTS[context.template].format(
+        amount=context.amount,
+        date=context.due_date,
+        sequence=context.sequence,
+        count=context.instalment_count,
+        company=context.company_name,
+        invoices=shown,
+        invoice_word="Vos factures" if many else "Votre facture",
+        invoice_word_lower="factures" if many else "facture",
+        s="s" if many else "",
+    )
+
+
+def render_reminder(context: ReminderContext) -> RenderedEmail:
+    """Subject, text and HTML of a reminder or ladder email."""
+    if context.template not in SUBJECTS:
+        raise ValueError(f"unknown reminder template {context.template!r}")
+    values = {"recap": context}
+    text = _environment(False).get_template(f"{context.template}.txt").render(values)
+    html = _environment(True).get_template(f"{context.template}.html").render(values)
+    return RenderedEmail(subject=reminder_subject(context), text=text, html=html)
+
+
+# --- shared helpers -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    contact_id: int
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Signer:
+    name: str
+    email: str
+    reply_to: str | None
+
+
+def choose_recipients(session: Session, debtor_ids: Iterable[int]) -> dict[int, Recipient]:
+    """Per debtor, the billing contact to write to.
+
+    Billing contacts first (lowest id); a debtor with no billing contact at all falls back
+    to its other contacts. A contact without an address or who opted out is never chosen.
+    """
+    ids = sorted(set(debtor_ids))
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(Contact)
+        .where(col(Contact.debtor_id).in_(ids))
+        .order_by(Contact.debtor_id, Contact.id)
+    ).all()
+    has_billing = {c.debtor_id for c in rows if c.is_billing}
+    chosen: dict[int, Recipient] = {}
+    for contact in rows:
+        if contact.debtor_id in chosen or contact.email_opt_out or not (contact.email or ""):
+            continue
+        if contact.debtor_id in has_billing and not contact.is_billing:
+            continue
+        chosen[contact.debtor_id] = Recipient(contact.id, contact.full_name, contact.email.strip())
+    return chosen
+
+
+def _signers(
+    session: Session, user_ids: Iterable[int | None], settings: Settings
+) -> dict[int | None, Signer]:
+    """Who signs and receives the replies: the named user, else the collection service."""
+    service = Signer(settings.mail.sender_name, settings.mail.sender_address, None)
+    ids = {i for i in user_ids if i is not None}
+    signers: dict[int | None, Signer] = {None: service}
+    if ids:
+        for user in session.exec(select(User).where(col(User.id).in_(ids))).all():
+            signers[user.id] = (
+                Signer(user.full_name, user.email, f"{user.full_name} <{user.email}>")
+                if user.active
+                else service
+            )
+    return defaultdict(lambda: service, signers)
+
+
+def _recap_invoice(invoice: Invoice) -> RecapInvoice:
+    return RecapInvoice(
+        invoice.number,
+        day(invoice.issue_date),
+        day(invoice.due_date),
+        money(invoice.amount_cents, invoice.currency),
+        money(invoice.open_amount_cents, invoice.currency),
+    )
+
+
+def payment_reference(debtor: Debtor, invoices: list[Invoice]) -> str:
+    """The account code, plus the invoice number when a single invoice is concerned."""
+    if len(invoices) == 1:
+        return f"{debtor.account_code} {invoices[0].number}"
+    return debtor.account_code
+
+
+def _message_domain(settings: Settings) -> str:
+    return settings.mail.sender_address.partition("@")[2] or "localhost"
+
+
+def _existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    keys = list(keys)
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        found.update(
+            session.exec(
+                select(OutboxEmail.idempotency_key).where(
+                    col(OutboxEmail.idempotency_key).in_(keys[start : start + 500])
+                )
+            ).all()
+        )
+    return found
+
+
+def _local_date(moment: datetime, settings: Settings) -> date:
+    return moment.astimezone(ZoneInfo(settings.app.timezone)).date()
+
+
+# --- promise and instalment reminders -------------------------------------------------
+
+
+@dataclass
+class ReminderReport:
+    queued: int = 0
+    no_recipient: int = 0
+
+
+def _context(
+    template: str,
+    *,
+    settings: Settings,
+    debtor: Debtor,
+    recipient: Recipient,
+    signer: Signer,
+    invoices: list[Invoice],
+    **values,
+) -> ReminderContext:
+    company = settings.company
+    return ReminderContext(
+        template=template,
+        company_name=company.name,
+        company_signature=company.signature,
+        debtor_name=debtor.name,
+        contact_name=recipient.name,
+        agent_name=signer.name,
+        agent_email=signer.email,
+        payment_reference=payment_reference(debtor, invoices),
+        iban=company.iban,
+        bic=company.bic,
+        invoices=[_recap_invoice(invoice) for invoice in invoices],
+        **values,
+    )
+
+
+def _enqueue(
+    session: Session,
+    *,
+    key: str,
+    context: ReminderContext,
+    recipient: Recipient,
+    signer: Signer,
+    debtor_id: int,
+    settings: Settings,
+    now: datetime,
+) -> OutboxEmail:
+    rendered = render_reminder(context)
+    return enqueue_email(
+        session,
+        idempotency_key=key,
+        template=context.template,
+        to_address=f"{recipient.name} <{recipient.email}>" if recipient.name else recipient.email,
+        reply_to=signer.reply_to,
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        message_id_domain=_message_domain(settings),
+        debtor_id=debtor_id,
+        contact_id=recipient.contact_id,
+        now=now,
+    )
+
+
+def queue_commitment_reminders(
+    session: Session, *, today: date, now: datetime, settings: Settings
+) -> ReminderReport:
+    """Enqueue the reminders of promises and instalments due within the reminder window.
+
+    Keys ``reminder:promise:<id>`` and ``reminder:instalment:<id>``: one reminder each, ever.
+    Debtors in an insolvency procedure get none (relances suspendues).
+    """
+    report = ReminderReport()
+    days_before = settings.promises.reminder_days_before
+    last_day = today + timedelta(days=days_before)
+    promises = [
+        promise
+        for promise in session.exec(
+            select(Promise).where(
+                Promise.status == PromiseStatus.PENDING,
+                Promise.promised_date >= today,
+                Promise.promised_date <= last_day,
+            )
+        ).all()
+        if _local_date(promise.created_at, settings)
+        < promise.promised_date - timedelta(days=days_before)
+    ]
+    plans_rows = session.exec(
+        select(Instalment, PaymentPlan)
+        .join(PaymentPlan, col(PaymentPlan.id) == Instalment.plan_id)
+        .where(
+            Instalment.status == PromiseStatus.PENDING,
+            PaymentPlan.status == PromiseStatus.PENDING,
+            Instalment.due_date >= today,
+            Instalment.due_date <= last_day,
+        )
+    ).all()
+    instalments = [
+        (instalment, plan)
+        for instalment, plan in plans_rows
+        if _local_date(plan.created_at, settings)
+        < instalment.due_date - timedelta(days=days_before)
+    ]
+    done = _existing_keys(
+        session,
+        [f"reminder:promise:{p.id}" for p in promises]
+        + [f"reminder:instalment:{i.id}" for i, _ in instalments],
+    )
+    promises = [p for p in promises if f"reminder:promise:{p.id}" not in done]
+    instalments = [(i, p) for i, p in instalments if f"reminder:instalment:{i.id}" not in done]
+    debtor_ids = {p.debtor_id for p in promises} | {plan.debtor_id for _, plan in instalments}
+    if not debtor_ids:
+        return report
+    debtors = {
+        d.id: d
+        for d in session.exec(select(Debtor).where(col(Debtor.id).in_(debtor_ids))).all()
+        if not d.insolvency_status
+    }
+    recipients = choose_recipients(session, debtors)
+    signers = _signers(
+        session,
+        [p.agent_id for p in promises] + [plan.agent_id for _, plan in instalments],
+        settings,
+    )
+    promise_invoices = _promise_invoices(session, [p.id for p in promises])
+    open_invoices = _open_invoices(session, {plan.debtor_id for _, plan in instalments})
+    counts = _instalment_counts(session, {plan.id for _, plan in instalments})
+
+    for promise in promises:
+        debtor = debtors.get(promise.debtor_id)
+        if debtor is None:
+            continue
+        recipient = recipients.get(debtor.id)
+        if recipient is None:
+            report.no_recipient += 1
+            continue
+        signer = signers[promise.agent_id]
+        invoices = promise_invoices.get(promise.id, [])
+        context = _context(
+            "reminder_promise",
+            settings=settings,
+            debtor=debtor,
+            recipient=recipient,
+            signer=signer,
+            invoices=invoices,
+            amount=money(promise.amount_cents - promise.paid_cents),
+            due_date=day(promise.promised_date),
+        )
+        _enqueue(
+            session,
+            key=f"reminder:promise:{promise.id}",
+            context=context,
+            recipient=recipient,
+            signer=signer,
+            debtor_id=debtor.id,
+            settings=settings,
+            now=now,
+        )
+        report.queued += 1
+    for instalment, plan in instalments:
+        debtor = debtors.get(plan.debtor_id)
+        if debtor is None:
+            continue
+        recipient = recipients.get(debtor.id)
+        if recipient is None:
+            report.no_recipient += 1
+            continue
+        signer = signers[plan.agent_id]
+        invoices = open_invoices.get(debtor.id, [])
+        context = _context(
+            "reminder_instalment",
+            settings=settings,
+            debtor=debtor,
+            recipient=recipient,
+            signer=signer,
+            invoices=invoices,
+            amount=money(instalment.amount_cents - instalment.paid_cents),
+            due_date=day(instalment.due_date),
+            sequence=instalment.sequence,
+            instalment_count=counts.get(plan.id, instalment.sequence),
+            total=money(plan.total_cents),
+        )
+        _enqueue(
+            session,
+            key=f"reminder:instalment:{instalment.id}",
+            context=context,
+            recipient=recipient,
+            signer=signer,
+            debtor_id=debtor.id,
+            settings=settings,
+            now=now,
+        )
+        report.queued += 1
+    session.flush()
+    return report
+
+
+def _promise_invoices(session: Session, promise_ids: list[int]) -> dict[int, list[Invoice]]:
+    out: dict[int, list[Invoice]] = defaultdict(list)
+    if not promise_ids:
+        return out
+    rows = session.exec(
+        select(PromiseInvoice.promise_id, Invoice)
+        .join(Invoice, col(Invoice.id) == PromiseInvoice.invoice_id)
+        .where(col(PromiseInvoice.promise_id).in_(promise_ids))
+        .order_by(Invoice.due_date, Invoice.number)
+    ).all()
+    for promise_id, invoice in rows:
+        out[promise_id].append(invoice)
+    return out
+
+
+def _open_invoices(session: Session, debtor_ids: set[int]) -> dict[int, list[Invoice]]:
+    out: dict[int, list[Invoice]] = defaultdict(list)
+    if not debtor_ids:
+        return out
+    rows = session.exec(
+        select(Invoice)
+        .where(
+            col(Invoice.debtor_id).in_(debtor_ids),
+            Invoice.status == InvoiceStatus.OPEN,
+            Invoice.open_amount_cents > 0,
+            col(Invoice.disputed).is_(False),
+        )
+        .order_by(Invoice.due_date, Invoice.number)
+    ).all()
+    for invoice in rows:
+        out[invoice.debtor_id].append(invoice)
+    return out
+
+
+def _instalment_counts(session: Session, plan_ids: set[int]) -> dict[int, int]:
+    if not plan_ids:
+        return {}
+    rows = session.exec(
+        select(Instalment.plan_id, sa.func.count())
+        .where(col(Instalment.plan_id).in_(plan_ids))
+        .group_by(Instalment.plan_id)
+    ).all()
+    return dict(rows)
+
+
+# --- ladder emails --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmailRung:
+    rung: LadderRung
+    template: str
+
+    @property
+    def code(self) -> str:
+        return f"J{self.rung.offset_days:+d}"
+
+
+@dataclass
+class LadderReport:
+    emails: int = 0
+    invoices: int = 0
+    no_recipient: int = 0
+    capped: int = 0
+
+
+def ladder_rungs(session: Session, settings: Settings) -> list[LadderRung]:
+    """The ladder from the tables, written from the settings the first time."""
+    rungs = load_ladder(session)
+    if not rungs:
+        sync_ladder(session, settings=settings)
+        rungs = load_ladder(session)
+    return rungs
+
+
+def email_rungs(rungs: list[LadderRung]) -> dict[int, EmailRung]:
+    """Each email rung by rank with its template: preventive, first, then second reminder."""
+    out: dict[int, EmailRung] = {}
+    by_segment: dict[str, list[LadderRung]] = defaultdict(list)
+    for rung in rungs:
+        by_segment[rung.segment].append(rung)
+    for own in by_segment.values():
+        late = 0
+        for rung in sorted(own, key=lambda r: r.rank):
+            if rung.action != "email":
+                continue
+            if rung.offset_days <= 0:
+                template = PREVENTIVE
+            else:
+                late += 1
+                template = FIRST_REMINDER if late == 1 else SECOND_REMINDER
+            out[rung.rank] = EmailRung(rung, template)
+    return out
+
+
+def _oldest_useful_due(rungs: list[LadderRung], today: date) -> date | None:
+    """Invoices due before this date are past every email rung (a later rung always applies)."""
+    stops = []
+    by_segment: dict[str, list[LadderRung]] = defaultdict(list)
+    for rung in rungs:
+        by_segment[rung.segment].append(rung)
+    for own in by_segment.values():
+        emails = [r.offset_days for r in own if r.action == "email"]
+        if not emails:
+            continue
+        later = [
+            r.offset_days for r in own if r.offset_days > max(emails) and not r.min_amount_cents
+        ]
+        if not later:
+            return None
+        stops.append(min(later))
+    if not stops:
+        return None
+    return today - timedelta(days=max(stops) - 1)
+
+
+def ladder_candidates(
+    session: Session,
+    *,
+    today: date,
+    settings: Settings,
+    debtor_ids: list[int] | None = None,
+) -> list[tuple[int, int, int]]:
+    """``(debtor id, invoice id, email rung rank)`` of every invoice owed a ladder email.
+
+    One set-based query: each workable invoice's latest reached rung (its own segment's
+    ladder, the rung's minimum amount met by the invoice's open amount), kept when that rung
+    is an email the invoice has not had yet (its ``dunning_stage`` is an earlier rung).
+    """
+    rungs = ladder_rungs(session, settings)
+    emails = email_rungs(rungs)
+    if not emails:
+        return []
+    segments = sorted({r.segment for r in rungs})
+    steps = (
+        sa.values(
+            sa.column("rnk", sa.Integer),
+            sa.column("seg", sa.String),
+            sa.column("due_by", sa.Date),
+            sa.column("min_cents", sa.BigInteger),
+            name="steps",
+        )
+        .data(
+            [
+                (r.rank, r.segment, today - timedelta(days=r.offset_days), r.min_amount_cents)
+                for r in rungs
+            ]
+        )
+        .cte("steps")
+    )
+    stage_offsets: dict[str, int] = {}
+    for rung in rungs:
+        stage_offsets.setdefault(rung.stage, rung.offset_days)
+    done = (
+        sa.values(sa.column("stage", sa.String), sa.column("off", sa.Integer), name="done")
+        .data(sorted(stage_offsets.items()))
+        .cte("done")
+    )
+    email_steps = (
+        sa.values(sa.column("rnk", sa.Integer), sa.column("off", sa.Integer), name="email_steps")
+        .data([(rank, e.rung.offset_days) for rank, e in sorted(emails.items())])
+        .cte("email_steps")
+    )
+
+    i = sa.table(
+        "invoices",
+        sa.column("id"),
+        sa.column("debtor_id"),
+        sa.column("status"),
+        sa.column("open_amount_cents"),
+        sa.column("disputed"),
+        sa.column("paused_until"),
+        sa.column("due_date"),
+        sa.column("dunning_stage"),
+    ).alias("i")
+    d = sa.table(
+        "debtors",
+        sa.column("id"),
+        sa.column("segment"),
+        sa.column("do_not_call"),
+        sa.column("insolvency_status"),
+    ).alias("d")
+    ladder = sa.case((d.c.segment.in_(segments), d.c.segment), else_=DEFAULT_SEGMENT)
+    conditions = [
+        i.c.status == InvoiceStatus.OPEN,
+        i.c.open_amount_cents > 0,
+        sa.not_(i.c.disputed),
+        sa.or_(i.c.paused_until.is_(None), i.c.paused_until <= today),
+        sa.not_(d.c.do_not_call),
+        sa.func.coalesce(d.c.insolvency_status, "") == "",
+    ]
+    horizon = max(-r.offset_days for r in emails.values() for r in [r.rung])
+    conditions.append(i.c.due_date <= today + timedelta(days=max(horizon, 0)))
+    oldest = _oldest_useful_due(rungs, today)
+    if oldest is not None:
+        conditions.append(i.c.due_date >= oldest)
+    if debtor_ids is not None:
+        conditions.append(i.c.debtor_id.in_(debtor_ids))
+    current = (
+        sa.select(
+            i.c.id.label("invoice_id"),
+            i.c.debtor_id.label("debtor_id"),
+            sa.func.max(steps.c.rnk).label("rnk"),
+        )
+        .select_from(
+            i.join(d, d.c.id == i.c.debtor_id).join(
+                steps,
+                sa.and_(
+                    steps.c.seg == ladder,
+                    i.c.due_date <= steps.c.due_by,
+                    i.c.open_amount_cents >= steps.c.min_cents,
+                ),
+            )
+        )
+        .where(*conditions)
+        .group_by(i.c.id, i.c.debtor_id)
+        .cte("current_rung")
+    )
+    i2 = i.alias("i2")
+    query = (
+        sa.select(current.c.debtor_id, current.c.invoice_id, current.c.rnk)
+        .select_from(
+            current.join(email_steps, email_steps.c.rnk == current.c.rnk)
+            .join(i2, i2.c.id == current.c.invoice_id)
+            .outerjoin(done, done.c.stage == i2.c.dunning_stage)
+        )
+        .where(sa.or_(done.c.off.is_(None), done.c.off < email_steps.c.off))
+        .order_by(current.c.debtor_id, current.c.rnk, current.c.invoice_id)
+    )
+    return [(int(a), int(b), int(c)) for a, b, c in session.execute(query).all()]
+
+
+def ladder_candidate_debtors(session: Session, *, today: date, settings: Settings) -> list[int]:
+    """The debtors owed at least one ladder email today, in id order."""
+    return sorted({row[0] for row in ladder_candidates(session, today=today, settings=settings)})
+
+
+def _capped_debtors(
+    session: Session, debtor_ids: list[int], *, now: datetime, settings: Settings
+) -> set[int]:
+    """Debtors at the queue's contact cap: weekly attempts (calls and sent emails) or gap."""
+    queue = settings.queue
+    moments = Moments.at(now, settings)
+    rows = []
+    for start in range(0, len(debtor_ids), 1000):
+        chunk = debtor_ids[start : start + 1000]
+        calls = sa.select(
+            col(Call.debtor_id).label("debtor_id"), col(Call.created_at).label("at")
+        ).where(col(Call.debtor_id).in_(chunk), Call.created_at >= moments.week_start)
+        emails = sa.select(
+            col(OutboxEmail.debtor_id).label("debtor_id"), col(OutboxEmail.sent_at).label("at")
+        ).where(
+            col(OutboxEmail.debtor_id).in_(chunk),
+            OutboxEmail.status == EmailStatus.SENT,
+            col(OutboxEmail.sent_at).is_not(None),
+            OutboxEmail.sent_at >= moments.week_start,
+        )
+        attempts = sa.union_all(calls, emails).subquery("attempts")
+        rows += session.execute(
+            sa.select(attempts.c.debtor_id, sa.func.count(), sa.func.max(attempts.c.at)).group_by(
+                attempts.c.debtor_id
+            )
+        ).all()
+    capped = set()
+    for debtor_id, count, last in rows:
+        if count >= queue.max_attempts_per_week:
+            capped.add(debtor_id)
+        elif queue.min_hours_between_attempts > 0 and last is not None:
+            last = last if last.tzinfo else last.replace(tzinfo=moments.now.tzinfo)
+            if last > moments.gap_start:
+                capped.add(debtor_id)
+    return capped
+
+
+def ladder_key(debtor_id: int, rung: EmailRung, invoice_ids: list[int]) -> str:
+    """``ladder:<debtor>:<rung>:<invoice ids>`` (hashed when the list is long)."""
+    ids = ",".join(str(i) for i in sorted(invoice_ids))
+    key = f"ladder:{debtor_id}:{rung.code}:{ids}"
+    if len(key) > 120:
+        key = f"ladder:{debtor_id}:{rung.code}:h{hashlib.sha256(ids.encode()).hexdigest()[:32]}"
+    return key
+
+
+def queue_ladder_emails(
+    session: Session,
+    *,
+    today: date,
+    now: datetime,
+    settings: Settings,
+    debtor_ids: list[int] | None = None,
+) -> LadderReport:
+    """Enqueue the ladder emails owed today (to ``debtor_ids`` only, when given).
+
+    Each invoice mailed gets ``reminder_count`` + 1, ``last_reminder_at`` and its rung in
+    ``dunning_stage``; each email writes a ``ladder.email_queued`` event on the timeline.
+    Under the cross-channel cap, a debtor gets at most one email per run (its latest rung).
+    """
+    report = LadderReport()
+    rows = ladder_candidates(session, today=today, settings=settings, debtor_ids=debtor_ids)
+    if not rows:
+        return report
+    emails = email_rungs(load_ladder(session))
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for debtor_id, invoice_id, rank in rows:
+        groups[(debtor_id, rank)].append(invoice_id)
+    ids = sorted({debtor_id for debtor_id, _ in groups})
+    if settings.queue.cap_across_channels:
+        capped = _capped_debtors(session, ids, now=now, settings=settings)
+        latest: dict[int, int] = {}
+        for debtor_id, rank in groups:
+            if debtor_id not in capped:
+                latest[debtor_id] = max(rank, latest.get(debtor_id, rank))
+        report.capped = len(capped)
+        groups = {
+            (debtor_id, rank): invoices
+            for (debtor_id, rank), invoices in groups.items()
+            if latest.get(debtor_id) == rank
+        }
+    if not groups:
+        return report
+    ids = sorted({debtor_id for debtor_id, _ in groups})
+    debtors = {d.id: d for d in session.exec(select(Debtor).where(col(Debtor.id).in_(ids))).all()}
+    recipients = choose_recipients(session, ids)
+    signers = _signers(session, [d.owner_id for d in debtors.values()], settings)
+    invoice_ids = [i for invoices in groups.values() for i in invoices]
+    invoices = {
+        inv.id: inv
+        for start in range(0, len(invoice_ids), 1000)
+        for inv in session.exec(
+            select(Invoice).where(col(Invoice.id).in_(invoice_ids[start : start + 1000]))
+        ).all()
+    }
+    keys = {
+        group: ladder_key(group[0], emails[group[1]], members) for group, members in groups.items()
+    }
+    existing = _existing_keys(session, keys.values())
+    for (debtor_id, rank), members in sorted(groups.items()):
+        rung = emails[rank]
+        key = keys[(debtor_id, rank)]
+        if key in existing:
+            continue
+        recipient = recipients.get(debtor_id)
+        if recipient is None:
+            report.no_recipient += 1
+            continue
+        debtor = debtors[debtor_id]
+        signer = signers[debtor.owner_id]
+        concerned = sorted((invoices[i] for i in members), key=lambda v: (v.due_date, v.number))
+        previous = max((v.last_reminder_at for v in concerned if v.last_reminder_at), default=None)
+        context = _context(
+            rung.template,
+            settings=settings,
+            debtor=debtor,
+            recipient=recipient,
+            signer=signer,
+            invoices=concerned,
+            total=money(sum(v.open_amount_cents for v in concerned)),
+            due_date=day(min(v.due_date for v in concerned)),
+            previous_reminder_date=day(previous) if previous else "",
+        )
+        email = _enqueue(
+            session,
+            key=key,
+            context=context,
+            recipient=recipient,
+            signer=signer,
+            debtor_id=debtor_id,
+            settings=settings,
+            now=now,
+        )
+        session.execute(
+            sa.update(Invoice)
+            .where(col(Invoice.id).in_(members))
+            .values(
+                reminder_count=Invoice.reminder_count + 1,
+                last_reminder_at=now,
+                dunning_stage=rung.rung.stage,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        record_event(
+            session,
+            type="ladder.email_queued",
+            debtor_id=debtor_id,
+            payload={
+                "email_id": email.id,
+                "step": rung.code,
+                "template": rung.template,
+                "invoices": [v.number for v in concerned],
+            },
+            at=now,
+        )
+        report.emails += 1
+        report.invoices += len(members)
+    session.flush()
+    return report

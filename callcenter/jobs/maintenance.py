@@ -1,0 +1,124 @@
+"""Housekeeping jobs: the queue's full refresh and the purge of old call recordings."""
+
+from __future__ import annotations
+
+import calendar
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, or_, select
+
+from callcenter.db import session_scope
+from callcenter.domain.audit import record_event
+from callcenter.domain.queue import refresh_all
+from callcenter.jobs.context import JobContext
+from callcenter.models import Call, utcnow
+
+log = logging.getLogger("callcenter.scheduler")
+
+PURGE_BATCH = 200
+
+
+def queue_refresh_job(context: JobContext) -> None:
+    """Recompute every debtor's queue row (scores age, windows open and close)."""
+    with session_scope(context.engine) as session:
+        report = refresh_all(session, now=utcnow(), settings=context.settings)
+    log.info("file recalculée : %s à appeler, %s exclus", report.ready, report.excluded)
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier (clamped to the month's last day)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def retention_cutoff(today: date, months: int, zone: str) -> datetime:
+    """Recordings of calls made before local midnight of this day are past retention."""
+    limit = months_before(today, months)
+    return datetime.combine(limit, datetime.min.time(), tzinfo=ZoneInfo(zone))
+
+
+@dataclass
+class PurgeReport:
+    purged: int = 0
+    failed: int = 0
+
+
+def _due(session: Session, cutoff: datetime, after_id: int) -> list[Call]:
+    return list(
+        session.exec(
+            select(Call)
+            .where(
+                Call.created_at < cutoff,
+                col(Call.id) > after_id,
+                or_(col(Call.recording_url).is_not(None), col(Call.recording_sid).is_not(None)),
+            )
+            .order_by(Call.id)
+            .limit(PURGE_BATCH)
+        ).all()
+    )
+
+
+def purge_recordings(context: JobContext, *, today: date | None = None) -> PurgeReport:
+    """Delete each recording past ``[recordings] retention_months``, provider first.
+
+    The provider's copy is deleted through ``context.delete_recording`` outside any
+    transaction; only then are the call's recording fields cleared, with a
+    ``recording.purged`` event. A provider failure leaves the row for the next run.
+    """
+    settings = context.settings
+    cutoff = retention_cutoff(
+        today or context.today(), settings.recordings.retention_months, settings.app.timezone
+    )
+    report = PurgeReport()
+    after_id = 0
+    while True:
+        with session_scope(context.engine) as session:
+            calls = _due(session, cutoff, after_id)
+        if not calls:
+            return report
+        after_id = calls[-1].id
+        deleted = []
+        for call in calls:
+            try:
+                context.delete_recording(
+                    recording_sid=call.recording_sid, recording_url=call.recording_url
+                )
+            except Exception:
+                log.exception("enregistrement de l'appel %s : suppression refusée", call.id)
+                report.failed += 1
+                continue
+            deleted.append(call.id)
+        if deleted:
+            with session_scope(context.engine) as session:
+                now = utcnow()
+                for call in session.exec(select(Call).where(col(Call.id).in_(deleted))).all():
+                    record_event(
+                        session,
+                        type="recording.purged",
+                        debtor_id=call.debtor_id,
+                        payload={
+                            "call_id": call.id,
+                            "recording_sid": call.recording_sid,
+                            "call_date": call.created_at.isoformat(),
+                            "retention_months": settings.recordings.retention_months,
+                        },
+                        at=now,
+                    )
+                    call.recording_url = None
+                    call.recording_sid = None
+                    call.recording_duration_seconds = None
+                    session.add(call)
+            report.purged += len(deleted)
+        if len(calls) < PURGE_BATCH:
+            return report
+
+
+def recording_purge_job(context: JobContext) -> None:
+    report = purge_recordings(context)
+    if report.purged or report.failed:
+        log.info("enregistrements : %s supprimés, %s à réessayer", report.purged, report.failed)
