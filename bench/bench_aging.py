@@ -14,18 +14,16 @@ Target: totals + first page under 2 s on both databases.
 from __future__ import annotations
 
 import argparse
-import secrets
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlmodel import Session
+from support import fresh_database
 
 from callcenter.db import create_db_engine, read_only
 from callcenter.demo import generate_demo
@@ -39,31 +37,6 @@ PROPOSED_INDEX = (
     "CREATE INDEX ix_invoices_open_aging ON invoices "
     "(debtor_id, due_date, disputed, open_amount_cents) WHERE status = 'open'"
 )
-
-
-@contextmanager
-def fresh_database(database_url: str | None) -> Iterator[str]:
-    """The URL of an empty database that disappears afterwards."""
-    if database_url is None or database_url.startswith("sqlite"):
-        with tempfile.TemporaryDirectory(prefix="bench_aging_") as directory:
-            yield f"sqlite:///{Path(directory) / 'bench.db'}"
-        return
-    name = f"bench_{secrets.token_hex(6)}"
-    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield (
-                sa.engine.make_url(database_url)
-                .set(database=name)
-                .render_as_string(hide_password=False)
-            )
-        finally:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
 
 
 def median_seconds(engine: sa.Engine, runs: int, work: Callable[[Session], object]) -> float:

@@ -10,45 +10,16 @@ at a PostgreSQL server, a fresh database is created next to the given one and dr
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
-from pathlib import Path
 
 import sqlalchemy as sa
+from support import fresh_database
 
 from callcenter.db import create_db_engine
 from callcenter.demo import generate_demo
 from callcenter.migrate import upgrade
-
-
-@contextmanager
-def fresh_database(database_url: str | None) -> Iterator[str]:
-    """The URL of an empty database that disappears afterwards."""
-    if database_url is None or database_url.startswith("sqlite"):
-        with tempfile.TemporaryDirectory(prefix="bench_demo_") as directory:
-            yield f"sqlite:///{Path(directory) / 'bench.db'}"
-        return
-    name = f"demo_bench_{secrets.token_hex(4)}"
-    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield (
-                sa.engine.make_url(database_url)
-                .set(database=name)
-                .render_as_string(hide_password=False)
-            )
-        finally:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:

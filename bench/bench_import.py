@@ -17,50 +17,21 @@ import argparse
 import json
 import random
 import resource
-import secrets
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from support import fresh_database
 
 from callcenter.db import create_db_engine
 from callcenter.migrate import upgrade
 from callcenter.models import Debtor
 
 HEADER = "Code client;N° facture;Date facture;Échéance;Montant TTC;Reste dû\n"
-
-
-@contextmanager
-def fresh_database(database_url: str | None, directory: Path) -> Iterator[str]:
-    """The URL of an empty database that disappears afterwards."""
-    if database_url is None or database_url.startswith("sqlite"):
-        path = directory / f"bench_{secrets.token_hex(4)}.db"
-        yield f"sqlite:///{path}"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    name = f"bench_{secrets.token_hex(4)}"
-    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield (
-                sa.engine.make_url(database_url)
-                .set(database=name)
-                .render_as_string(hide_password=False)
-            )
-        finally:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
 
 
 def french_amount(cents: int) -> str:
@@ -217,7 +188,7 @@ def measure(size: int, args, directory: Path) -> dict:
     csv_path = directory / f"factures_{size}.csv"
     write_csv(csv_path, size, args.debtors)
     megabytes = csv_path.stat().st_size / 1e6
-    with fresh_database(args.database_url, directory) as url:
+    with fresh_database(args.database_url) as url:
         upgrade(url)
         create_debtors(url, args.debtors)
         result = run_child(url, csv_path)

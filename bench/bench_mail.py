@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import secrets
 import statistics
 import subprocess
 import sys
@@ -31,12 +30,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
+from support import fresh_database, percentile
 
 from callcenter.db import create_db_engine, session_scope
 from callcenter.domain.outbox import enqueue_email
 from callcenter.domain.recap import RecapContext, RecapInvoice, render_recap
 from callcenter.jobs.outbox import deliver_outbox
-from callcenter.migrate import upgrade
 from callcenter.models import OutboxEmail
 from callcenter.providers.mail import SmtpTransport
 
@@ -70,35 +69,6 @@ SERVER = textwrap.dedent(
     log.close()
     """
 )
-
-
-@contextmanager
-def fresh_database(database_url: str | None) -> Iterator[str]:
-    """The URL of an empty, migrated database that disappears afterwards."""
-    if database_url is None or database_url.startswith("sqlite"):
-        with tempfile.TemporaryDirectory(prefix="bench_mail_") as directory:
-            url = f"sqlite:///{Path(directory) / 'bench.db'}"
-            upgrade(url)
-            yield url
-        return
-    name = f"bench_{secrets.token_hex(4)}"
-    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            url = (
-                sa.engine.make_url(database_url)
-                .set(database=name)
-                .render_as_string(hide_password=False)
-            )
-            upgrade(url)
-            yield url
-        finally:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
 
 
 @contextmanager
@@ -226,11 +196,6 @@ def stream(
     producer.join()
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--emails", type=int, default=10_000)
@@ -240,7 +205,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="sending threads")
     args = parser.parse_args()
     with (
-        fresh_database(args.database_url) as url,
+        fresh_database(args.database_url, migrate=True) as url,
         tempfile.TemporaryDirectory() as directory,
     ):
         log_path = Path(directory) / "accepted.tsv"

@@ -12,19 +12,15 @@ release, commit after each), beside the bare SQL claim statement measured in the
 from __future__ import annotations
 
 import argparse
-import secrets
 import statistics
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlmodel import Session
+from support import fresh_database, percentile
 
 from callcenter.config import Settings
 from callcenter.db import create_db_engine, is_postgres
@@ -35,36 +31,6 @@ from callcenter.models import User
 
 TODAY = date(2026, 6, 15)  # a Monday
 NOW = datetime(2026, 6, 15, 8, 30, tzinfo=UTC)  # 10:30 in Paris
-
-
-@contextmanager
-def fresh_database(database_url: str | None) -> Iterator[str]:
-    """The URL of an empty database that disappears afterwards."""
-    if database_url is None or database_url.startswith("sqlite"):
-        with tempfile.TemporaryDirectory(prefix="bench_queue_") as directory:
-            yield f"sqlite:///{Path(directory) / 'bench.db'}"
-        return
-    name = f"bench_{secrets.token_hex(4)}"
-    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield (
-                sa.engine.make_url(database_url)
-                .set(database=name)
-                .render_as_string(hide_password=False)
-            )
-        finally:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def _bare_claim(postgres: bool) -> sa.TextClause:

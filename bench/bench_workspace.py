@@ -16,11 +16,10 @@ import re
 import statistics
 import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
+from support import fresh_database, percentile
 
 from callcenter import create_app
 from callcenter.config import parse_settings
@@ -29,30 +28,12 @@ from callcenter.demo import generate_demo
 from callcenter.domain.accounts import create_user
 from callcenter.domain.dispositions import sync_default_dispositions
 from callcenter.domain.queue import refresh_all, sync_ladder
-from callcenter.migrate import upgrade
 from callcenter.models import Contact, Debtor, Event, Invoice, QueueItem
 
 BRIEF_LIMIT_MS = 60
 SAVE_LIMIT_MS = 50
 PASSWORD = "mot-de-passe-bench"
 EVENT_TYPES = ("call.outcome", "email.sent", "promise.created", "promise.kept", "import")
-
-
-def fresh_database(base_url: str | None, folder: Path) -> tuple[str, callable]:
-    if not base_url:
-        return f"sqlite:///{folder}/bench.db", lambda: None
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(base_url).set(database=name).render_as_string(hide_password=False)
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-    return url, drop
 
 
 def build_heavy_debtor(session, today: date) -> int:
@@ -109,11 +90,6 @@ def build_heavy_debtor(session, today: date) -> int:
     return debtor.id
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=200)
@@ -121,99 +97,93 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as folder:
-        url, drop = fresh_database(args.database_url, Path(folder))
-        try:
-            upgrade(url)
-            settings = parse_settings(
-                {
-                    "app": {"data_dir": folder},
-                    "database": {"url": url},
-                    "queue": {
-                        "calling_weekdays": [1, 2, 3, 4, 5, 6, 7],
-                        "calling_hours": ["00:00-23:59"],
-                        "public_holidays": False,
-                        "max_attempts_per_week": 100000,
-                        "min_hours_between_attempts": 0.0,
-                    },
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        fresh_database(args.database_url, migrate=True) as url,
+    ):
+        settings = parse_settings(
+            {
+                "app": {"data_dir": folder},
+                "database": {"url": url},
+                "queue": {
+                    "calling_weekdays": [1, 2, 3, 4, 5, 6, 7],
+                    "calling_hours": ["00:00-23:59"],
+                    "public_holidays": False,
+                    "max_attempts_per_week": 100000,
+                    "min_hours_between_attempts": 0.0,
                 },
-                base_dir=folder,
-                environ={"CALLCENTER_SECRET_KEY": "bench-" + "x" * 40},
+            },
+            base_dir=folder,
+            environ={"CALLCENTER_SECRET_KEY": "bench-" + "x" * 40},
+        )
+        app = create_app(settings)
+        engine = app.extensions["callcenter"].engine
+        today = date.today()
+        generate_demo(engine, debtors=args.background_debtors, seed=7, today=today)
+        with session_scope(engine) as session:
+            sync_default_dispositions(session)
+            sync_ladder(session, settings=settings)
+            debtor_id = build_heavy_debtor(session, today)
+            agent = create_user(
+                session,
+                email="bench.agent@exemple.fr",
+                full_name="Agent Bench",
+                role="agent",
+                password=PASSWORD,
             )
-            app = create_app(settings)
-            engine = app.extensions["callcenter"].engine
-            today = date.today()
-            generate_demo(engine, debtors=args.background_debtors, seed=7, today=today)
-            with session_scope(engine) as session:
-                sync_default_dispositions(session)
-                sync_ladder(session, settings=settings)
-                debtor_id = build_heavy_debtor(session, today)
-                agent = create_user(
-                    session,
-                    email="bench.agent@exemple.fr",
-                    full_name="Agent Bench",
-                    role="agent",
-                    password=PASSWORD,
-                )
-                agent_id = agent.id
-                refresh_all(session, now=datetime.now(UTC), settings=settings)
+            agent_id = agent.id
+            refresh_all(session, now=datetime.now(UTC), settings=settings)
 
-            client = app.test_client()
-            page = client.get("/connexion").get_data(as_text=True)
-            token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-            client.post(
-                "/connexion",
-                data={"email": "bench.agent@exemple.fr", "password": PASSWORD, "csrf_token": token},
-            )
-            token = re.search(
-                r'name="csrf_token" value="([^"]+)"', client.get("/agent/").get_data(as_text=True)
-            ).group(1)
-            headers = {"HX-Request": "true", "X-CSRFToken": token}
+        client = app.test_client()
+        page = client.get("/connexion").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        client.post(
+            "/connexion",
+            data={"email": "bench.agent@exemple.fr", "password": PASSWORD, "csrf_token": token},
+        )
+        token = re.search(
+            r'name="csrf_token" value="([^"]+)"', client.get("/agent/").get_data(as_text=True)
+        ).group(1)
+        headers = {"HX-Request": "true", "X-CSRFToken": token}
 
-            def hold() -> None:
-                with engine.begin() as connection:
-                    connection.execute(
-                        sa.update(QueueItem)
-                        .where(QueueItem.debtor_id == debtor_id)
-                        .values(
-                            state="claimed",
-                            claimed_by_id=agent_id,
-                            claimed_at=datetime.now(UTC),
-                            lease_until=datetime.now(UTC) + timedelta(minutes=15),
-                        )
+        def hold() -> None:
+            with engine.begin() as connection:
+                connection.execute(
+                    sa.update(QueueItem)
+                    .where(QueueItem.debtor_id == debtor_id)
+                    .values(
+                        state="claimed",
+                        claimed_by_id=agent_id,
+                        claimed_at=datetime.now(UTC),
+                        lease_until=datetime.now(UTC) + timedelta(minutes=15),
                     )
+                )
 
+        hold()
+        brief_ms = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            response = client.get("/agent/", headers=headers)
+            brief_ms.append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200 and "BENCH-00299" in response.get_data(as_text=True)
+
+        save_ms = []
+        for index in range(args.runs):
             hold()
-            brief_ms = []
-            for _ in range(args.runs):
-                start = time.perf_counter()
-                response = client.get("/agent/", headers=headers)
-                brief_ms.append((time.perf_counter() - start) * 1000)
-                assert response.status_code == 200 and "BENCH-00299" in response.get_data(
-                    as_text=True
+            data = (
+                {"disposition": "no_answer"}
+                if index % 2
+                else {"disposition": "callback", "callback_at": "2099-01-01T10:00"}
+            )
+            if index % 2 == 0:
+                data["callback_at"] = (datetime.now() + timedelta(days=1)).strftime(
+                    "%Y-%m-%dT10:00"
                 )
-
-            save_ms = []
-            for index in range(args.runs):
-                hold()
-                data = (
-                    {"disposition": "no_answer"}
-                    if index % 2
-                    else {"disposition": "callback", "callback_at": "2099-01-01T10:00"}
-                )
-                if index % 2 == 0:
-                    data["callback_at"] = (datetime.now() + timedelta(days=1)).strftime(
-                        "%Y-%m-%dT10:00"
-                    )
-                start = time.perf_counter()
-                response = client.post(
-                    f"/agent/dossier/{debtor_id}/issue", data=data, headers=headers
-                )
-                save_ms.append((time.perf_counter() - start) * 1000)
-                assert response.status_code == 200, response.get_data(as_text=True)[:500]
-            engine.dispose()
-        finally:
-            drop()
+            start = time.perf_counter()
+            response = client.post(f"/agent/dossier/{debtor_id}/issue", data=data, headers=headers)
+            save_ms.append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200, response.get_data(as_text=True)[:500]
+        engine.dispose()
 
     backend = "PostgreSQL" if args.database_url else "SQLite"
     for label, values, limit in (
