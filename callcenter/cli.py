@@ -15,6 +15,7 @@ from callcenter.db import session_scope
 from callcenter.import_cli import import_group
 from callcenter.letters_cli import letters_group
 from callcenter.queue_cli import queue_group
+from callcenter.speech_cli import speech_group
 
 
 def _create_app():
@@ -39,6 +40,7 @@ def main() -> None:
 main.add_command(import_group)
 main.add_command(queue_group)
 main.add_command(letters_group)
+main.add_command(speech_group)
 
 
 def _state():

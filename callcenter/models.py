@@ -170,7 +170,18 @@ class Contact(SQLModel, table=True):
 
 class Invoice(SQLModel, table=True):
     __tablename__ = "invoices"
-    __table_args__ = (sa.Index("ix_invoices_debtor_status_due", "debtor_id", "status", "due_date"),)
+    __table_args__ = (
+        sa.Index("ix_invoices_debtor_status_due", "debtor_id", "status", "due_date"),
+        sa.Index(
+            "ix_invoices_open_aging",
+            "debtor_id",
+            "due_date",
+            "disputed",
+            "open_amount_cents",
+            sqlite_where=sa.text("status = 'open'"),
+            postgresql_where=sa.text("status = 'open'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     debtor_id: int = Field(foreign_key="debtors.id")
@@ -198,7 +209,7 @@ class Payment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     debtor_id: int = Field(foreign_key="debtors.id", index=True)
     reference: str = Field(max_length=80, unique=True, index=True)
-    paid_on: date
+    paid_on: date = Field(index=True)
     amount_cents: int
     method: str = Field(default="virement", max_length=40)
     invoice_reference: str | None = Field(default=None, max_length=60)
@@ -294,7 +305,10 @@ class Disposition(SQLModel, table=True):
 
 class Call(SQLModel, table=True):
     __tablename__ = "calls"
-    __table_args__ = (sa.Index("ix_calls_debtor_created", "debtor_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_calls_debtor_created", "debtor_id", "created_at"),
+        sa.Index("ix_calls_created_at", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     debtor_id: int = Field(foreign_key="debtors.id")
@@ -323,7 +337,10 @@ class Call(SQLModel, table=True):
 
 class Promise(SQLModel, table=True):
     __tablename__ = "promises"
-    __table_args__ = (sa.Index("ix_promises_status_date", "status", "promised_date"),)
+    __table_args__ = (
+        sa.Index("ix_promises_status_date", "status", "promised_date"),
+        sa.Index("ix_promises_created_at", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     debtor_id: int = Field(foreign_key="debtors.id", index=True)
@@ -433,7 +450,7 @@ class OutboxEmail(SQLModel, table=True):
     next_attempt_at: datetime = timestamp(nullable=False, default_now=True)
     message_id: str = Field(max_length=250)
     last_error: str | None = None
-    sent_at: datetime | None = timestamp()
+    sent_at: datetime | None = timestamp(index=True)
     created_at: datetime = timestamp(nullable=False, default_now=True)
 
 
@@ -494,3 +511,34 @@ class ImportBatch(SQLModel, table=True):
     created_by_id: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = timestamp(nullable=False, default_now=True, index=True)
     applied_at: datetime | None = timestamp()
+
+
+class SettingOverride(SQLModel, table=True):
+    """A value a supervisor changed from the UI, applied over ``config.toml`` (section, key)."""
+
+    __tablename__ = "settings_overrides"
+    __table_args__ = (sa.UniqueConstraint("section", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    section: str = Field(max_length=40)
+    key: str = Field(max_length=60)
+    value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    updated_by_id: int | None = Field(default=None, foreign_key="users.id")
+    updated_at: datetime = timestamp(nullable=False, default_now=True)
+
+
+class LivePartial(SQLModel, table=True):
+    """What the recogniser heard so far on one track of a call in progress (Media Streams).
+
+    Kept in the database so any web process can show it to the agent.
+    """
+
+    __tablename__ = "live_partials"
+    __table_args__ = (sa.UniqueConstraint("call_id", "track"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: int = Field(foreign_key="calls.id", index=True)
+    track: str = Field(max_length=20)
+    partial: str = ""
+    heard: str = ""
+    updated_at: datetime = timestamp(nullable=False, default_now=True)

@@ -88,6 +88,20 @@ def _import(payload: dict[str, Any]) -> str:
     return " — ".join(str(part) for part in parts if part)
 
 
+def _transcribed(payload: dict[str, Any]) -> str:
+    labels = {"agent": "agent", "debtor": "débiteur", "mixed": "appel"}
+    tracks = ", ".join(labels.get(track, track) for track in payload.get("tracks", []))
+    return f"{payload.get('words', 0)} mots — canaux : {tracks}"
+
+
+def _flagged(payload: dict[str, Any]) -> str:
+    seconds = int(float(payload.get("at_seconds") or 0))
+    minutes, rest = divmod(seconds, 60)
+    moment = f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+    phrase = payload.get("phrase", "")
+    return f"« {payload.get('sentence', '')} » à {moment} (phrase de pression : {phrase})"
+
+
 KINDS: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
     "call.outcome": ("call", "Appel", _call),
     "call.started": (
@@ -106,6 +120,13 @@ KINDS: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
         lambda p: "l'enregistrement est arrêté et supprimé",
     ),
     "call.recording_deleted": ("call", "Enregistrement supprimé", lambda p: p.get("reason", "")),
+    "call.transcribed": ("call", "Appel transcrit", _transcribed),
+    "call.transcription_failed": (
+        "call",
+        "Transcription impossible",
+        lambda p: p.get("reason", ""),
+    ),
+    "call.flagged": ("call", "Appel signalé au superviseur", _flagged),
     "promise.created": ("promise", "Promesse de paiement", _commitment),
     "promise.kept": ("promise", "Promesse tenue", _commitment),
     "promise.partial": ("promise", "Promesse partiellement tenue", _commitment),
@@ -153,6 +174,17 @@ KINDS: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
     "import": ("import", "Import", _import),
     "queue.skipped": ("queue", "Dossier passé", lambda p: p.get("reason", "")),
     "debtor.do_not_call": ("queue", "Ne plus appeler", lambda p: p.get("reason", "")),
+    "debtor.insolvency": (
+        "queue",
+        "Procédure collective",
+        lambda p: p.get("status") or p.get("insolvency_status") or "",
+    ),
+    "debtor.reassigned": ("queue", "Gestionnaire changé", lambda p: p.get("agent", "")),
+    "callback.reassigned": ("callback", "Rappel réattribué", lambda p: p.get("agent", "")),
+    "queue.force_released": ("queue", "Dossier libéré par un superviseur", lambda p: ""),
+    "letter.generated": ("letter", "Courrier généré", lambda p: p.get("label", p.get("kind", ""))),
+    "ladder.email_queued": ("email", "Relance par e-mail", lambda p: p.get("step", "")),
+    "recording.purged": ("call", "Enregistrement supprimé (durée de conservation)", lambda p: ""),
 }
 
 

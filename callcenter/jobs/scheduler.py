@@ -28,6 +28,7 @@ from callcenter.jobs.leader import LeaderLock
 from callcenter.jobs.maintenance import queue_refresh_job, recording_purge_job
 from callcenter.jobs.outbox import deliver_outbox
 from callcenter.jobs.reminders import ladder_emails_job, promise_reminders_job
+from callcenter.jobs.transcription import transcription_job
 
 log = logging.getLogger("callcenter.scheduler")
 
@@ -45,10 +46,12 @@ __all__ = [
     "queue_refresh_job",
     "recording_purge_job",
     "run_scheduler",
+    "transcription_job",
 ]
 
 OUTBOX_POLL_SECONDS = 2
 OUTBOX_WORKERS = 4
+TRANSCRIPTION_POLL_SECONDS = 30
 
 
 def delivery_policy(settings: Settings) -> DeliveryPolicy:
@@ -157,6 +160,12 @@ def default_jobs(settings: Settings) -> list[ScheduledJob]:
             "recording_purge",
             recording_purge_job,
             CronTrigger(hour=3, minute=0, timezone=zone),
+            True,
+        ),
+        ScheduledJob(
+            "transcription",
+            transcription_job,
+            IntervalTrigger(seconds=TRANSCRIPTION_POLL_SECONDS),
             True,
         ),
     ]

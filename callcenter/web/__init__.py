@@ -178,9 +178,31 @@ def _register_error_pages(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from callcenter.web import admin, agent, auth, devmail, imports, queue, supervisor, telephony
+    from callcenter.web import (
+        admin,
+        agent,
+        auth,
+        cockpit,
+        devmail,
+        imports,
+        queue,
+        speech,
+        supervisor,
+        telephony,
+    )
 
-    for module in (auth, agent, supervisor, queue, imports, admin, devmail, telephony):
+    for module in (
+        auth,
+        agent,
+        supervisor,
+        queue,
+        imports,
+        admin,
+        devmail,
+        telephony,
+        cockpit,
+        speech,
+    ):
         app.register_blueprint(module.bp)
     app.register_blueprint(telephony.webhooks)
     app.register_blueprint(telephony.recordings)

@@ -216,6 +216,26 @@ def _outcome_form() -> OutcomeForm:
     )
 
 
+@bp.post("/dossier/<int:debtor_id>/suggestion")
+def apply_suggestion(debtor_id: int):
+    """Pre-fill the outcome form with a speech suggestion the agent chose; nothing is saved."""
+    session = db()
+    now = _now()
+    _require_hold(session, debtor_id, now)
+    form = MultiDict(request.form)
+    form.setlist("disposition", [request.form.get("suggested_disposition", "")])
+    for field, suggested in (
+        ("promise_amount", "suggested_amount"),
+        ("promise_date", "suggested_date"),
+    ):
+        if request.form.get(suggested):
+            form.setlist(field, [request.form[suggested]])
+    for key in ("suggested_disposition", "suggested_amount", "suggested_date"):
+        form.poplist(key)
+    context = _workspace_context(session, debtor_id, now, form=form)
+    return _render("agent/_outcome_form.html", context)
+
+
 @bp.post("/dossier/<int:debtor_id>/issue")
 def save_outcome(debtor_id: int):
     session = db()

@@ -8,17 +8,18 @@ import math
 import re
 import tempfile
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from callcenter import formatting
 from callcenter.db import read_only
 from callcenter.domain.aging import (
     AMOUNT_COLUMNS,
@@ -32,6 +33,8 @@ from callcenter.domain.aging import (
     parse_order,
     segments,
 )
+from callcenter.domain.calls import STATUS_LABELS
+from callcenter.domain.cockpit import DISPUTE_STATUS_LABELS, PROMISE_STATUS_LABELS, export_rows
 from callcenter.domain.errors import ValidationFailed
 from callcenter.domain.portfolio import portfolio_summary
 from callcenter.models import Role, User
@@ -287,4 +290,207 @@ def aged_balance_xlsx():
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{_export_name(as_of, segment, "xlsx")}"'
     )
+    return response
+
+
+# --- Exports of calls, promises and disputes for a chosen period ------------------------------
+
+PERIOD_EXPORTS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "appels": (
+        "Appels",
+        (
+            ("Date", "moment"),
+            ("Code compte", "text"),
+            ("Débiteur", "text"),
+            ("Chargé", "text"),
+            ("Numéro appelé", "text"),
+            ("Statut", "call_status"),
+            ("Durée (s)", "int"),
+            ("Issue", "text"),
+            ("Motif de non-paiement", "text"),
+            ("Notes", "text"),
+        ),
+    ),
+    "promesses": (
+        "Promesses",
+        (
+            ("Date", "moment"),
+            ("Code compte", "text"),
+            ("Débiteur", "text"),
+            ("Chargé", "text"),
+            ("Montant promis", "money"),
+            ("Date promise", "date"),
+            ("Payé", "money"),
+            ("Statut", "promise_status"),
+        ),
+    ),
+    "litiges": (
+        "Litiges",
+        (
+            ("Date", "moment"),
+            ("Code compte", "text"),
+            ("Débiteur", "text"),
+            ("Ouvert par", "text"),
+            ("Catégorie", "text"),
+            ("Description", "text"),
+            ("Statut", "dispute_status"),
+            ("Résolu le", "moment"),
+            ("Résolution", "text"),
+        ),
+    ),
+}
+MAX_EXPORT_DAYS = 366
+
+
+def _export_period() -> tuple[date, date, dict[str, str]]:
+    """« du » and « au » (inclusive, jj/mm/aaaa or aaaa-mm-jj); the last 30 days by default."""
+    today = _today()
+    errors: dict[str, str] = {}
+    values = []
+    for name, label, default in (
+        ("du", "de début", today - timedelta(days=29)),
+        ("au", "de fin", today),
+    ):
+        raw = request.args.get(name, "").strip()
+        value = default
+        if raw:
+            value = None
+            for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
+                try:
+                    value = datetime.strptime(raw, pattern).date()
+                    break
+                except ValueError:
+                    continue
+            if value is None:
+                errors[name] = f"Date {label} invalide : « {raw} » (jj/mm/aaaa)."
+                value = default
+        values.append(value)
+    start, end = values
+    if not errors and start > end:
+        errors["au"] = "La date de fin précède la date de début."
+    elif not errors and (end - start).days >= MAX_EXPORT_DAYS:
+        errors["au"] = f"La période ne peut pas dépasser {MAX_EXPORT_DAYS} jours."
+    return start, end, errors
+
+
+def _utc_range(start: date, end: date) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(state().settings.app.timezone)
+    first = datetime.combine(start, time(0), tzinfo=zone)
+    after = datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone)
+    return first.astimezone(UTC), after.astimezone(UTC)
+
+
+def _plain(kind: str, value) -> str:
+    """A value as text: French dates and decimal comma, statuses in French."""
+    if value is None:
+        return ""
+    if kind == "moment":
+        return formatting.moment(value)
+    if kind == "date":
+        return formatting.day(value)
+    if kind == "money":
+        return euros_fr(int(value))
+    if kind == "int":
+        return str(value)
+    if kind == "call_status":
+        return STATUS_LABELS.get(value, value)
+    if kind == "promise_status":
+        return PROMISE_STATUS_LABELS.get(value, value)
+    if kind == "dispute_status":
+        return DISPUTE_STATUS_LABELS.get(value, value)
+    return str(value)
+
+
+def period_csv_lines(engine: Engine, kind: str, start: datetime, end: datetime) -> Iterator[str]:
+    _title, columns = PERIOD_EXPORTS[kind]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    yield "\ufeff"
+    writer.writerow([header for header, _ in columns])
+    with Session(engine) as session:
+        for number, row in enumerate(export_rows(session, kind=kind, start=start, end=end), 1):
+            writer.writerow(
+                [spreadsheet_text(_plain(k, v)) for (_h, k), v in zip(columns, row, strict=True)]
+            )
+            if number % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()
+
+
+def write_period_xlsx(
+    output, engine: Engine, kind: str, start: datetime, end: datetime, zone: ZoneInfo
+) -> None:
+    """Write-only workbook: money as numbers (``#,##0.00 €``), dates as dates, text as text."""
+    title, columns = PERIOD_EXPORTS[kind]
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title)
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+
+    def cell(kind_: str, value):
+        if kind_ == "money" and value is not None:
+            return _money_cells(sheet, [int(value)])[0]
+        if kind_ == "moment" and value is not None:
+            item = WriteOnlyCell(sheet, value=value.astimezone(zone).replace(tzinfo=None))
+            item.number_format = "dd/mm/yyyy hh:mm"
+            return item
+        if kind_ == "date" and value is not None:
+            item = WriteOnlyCell(sheet, value=value)
+            item.number_format = "dd/mm/yyyy"
+            return item
+        if kind_ == "int":
+            return WriteOnlyCell(sheet, value=value)
+        item = WriteOnlyCell(sheet, value=_plain(kind_, value))
+        item.data_type = "s"
+        return item
+
+    header = []
+    for name, _kind in columns:
+        item = WriteOnlyCell(sheet, value=name)
+        item.font = bold
+        header.append(item)
+    sheet.append(header)
+    with Session(engine) as session:
+        for row in export_rows(session, kind=kind, start=start, end=end):
+            sheet.append([cell(k, v) for (_h, k), v in zip(columns, row, strict=True)])
+    workbook.save(output)
+
+
+def _period_xlsx_chunks(engine: Engine, kind: str, start: datetime, end: datetime, zone: ZoneInfo):
+    with tempfile.TemporaryFile() as output:
+        write_period_xlsx(output, engine, kind, start, end, zone)
+        output.seek(0)
+        while chunk := output.read(XLSX_CHUNK_BYTES):
+            yield chunk
+
+
+@bp.get("/exports")
+def exports():
+    start, end, errors = _export_period()
+    return render_template(
+        "supervisor/exports.html", start=start, end=end, errors=errors, kinds=PERIOD_EXPORTS
+    )
+
+
+@bp.get("/exports/<kind>.<extension>")
+def period_export(kind: str, extension: str):
+    """Calls, promises or disputes created in the chosen period, as CSV (``;``, BOM) or XLSX."""
+    if kind not in PERIOD_EXPORTS or extension not in ("csv", "xlsx"):
+        abort(404)
+    start, end, errors = _export_period()
+    if errors:
+        return _export_refused(errors)
+    engine = read_only(state().engine)
+    since, until = _utc_range(start, end)
+    name = f"{kind}-{start.isoformat()}-{end.isoformat()}.{extension}"
+    if extension == "csv":
+        response = Response(period_csv_lines(engine, kind, since, until), mimetype="text/csv")
+        response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    else:
+        zone = ZoneInfo(state().settings.app.timezone)
+        chunks = _period_xlsx_chunks(engine, kind, since, until, zone)
+        response = Response(chunks, mimetype=XLSX_MIME)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -57,6 +57,7 @@ from callcenter.providers.telephony.base import (
 from callcenter.providers.telephony.simulated import MAX_AUDIO_BYTES, OUTCOMES, SimulatedTelephony
 from callcenter.web import csrf, db, htmx, state
 from callcenter.web.auth import guard_blueprint
+from callcenter.web.speech import add_stream
 
 log = logging.getLogger(__name__)
 
@@ -586,6 +587,8 @@ def dial_twiml(call: Call, settings) -> VoiceResponse:
         )
         number_options["url"] = _absolute(app, "twilio_webhooks.consent", call_id=call.id)
         number_options["method"] = "POST"
+    if settings.speech.model_path and settings.speech.live_partials:
+        add_stream(response, call)
     dial = response.dial(**options)
     dial.number(call.to_number, **number_options)
     return response

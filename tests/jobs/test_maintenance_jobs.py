@@ -39,6 +39,7 @@ def test_every_job_is_registered(settings):
         "queue_refresh",
         "expire_wrap_ups",
         "recording_purge",
+        "transcription",
     ]
 
 

@@ -117,14 +117,14 @@ def test_recording_audio_is_fetched_with_the_account_credentials():
 
     def media_get(url, auth, timeout):
         fetched.append((url, auth))
-        return SimpleNamespace(status_code=200, content=b"ID3-audio")
+        return SimpleNamespace(status_code=200, content=b"RIFF-audio")
 
     adapter = twilio(ScriptedHttpClient((200, recording)))
     adapter.media_get = media_get
-    assert adapter.recording_audio(RECORDING_SID) == (b"ID3-audio", "audio/mpeg")
+    assert adapter.recording_audio(RECORDING_SID) == (b"RIFF-audio", "audio/wav")
     assert fetched == [
         (
-            f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{RECORDING_SID}.mp3",
+            f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{RECORDING_SID}.wav",
             (ACCOUNT_SID, "jeton"),
         )
     ]

@@ -145,7 +145,7 @@ def test_stop_the_recording_when_the_debtor_objects(twilio, http_client):
 
 def test_fetch_and_delete_a_recording(twilio, http_client):
     info = twilio.fetch_recording(RECORDING_SID)
-    assert info.media_url.startswith(API_BASE) and info.media_url.endswith(".mp3")
+    assert info.media_url.startswith(API_BASE) and info.media_url.endswith(".wav")
     twilio.delete_recording(RECORDING_SID)
     _only_valid_requests(http_client, 2)
     assert http_client.sent[1][0] == "DELETE"

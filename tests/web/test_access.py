@@ -6,7 +6,7 @@ from callcenter.web import ROLE_REFUSED
 
 PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.index", "auth.logout"}
 # Provider webhooks carry no session: a valid X-Twilio-Signature is their only key.
-SIGNED_BLUEPRINTS = {"twilio_webhooks"}
+SIGNED_BLUEPRINTS = {"twilio_webhooks", "speech_stream"}
 ALLOWED_ROLES = {
     "agent": {"agent", "supervisor"},
     "supervisor": {"supervisor", "admin"},
@@ -16,6 +16,8 @@ ALLOWED_ROLES = {
     "devmail": {"agent", "supervisor", "admin"},
     "telephony": {"agent", "supervisor"},
     "recordings": {"supervisor", "admin"},
+    "cockpit": {"supervisor", "admin"},
+    "speech": {"agent", "supervisor"},
 }
 
 

@@ -104,17 +104,23 @@ def recordings_enabled() -> bool:
 
 
 @pytest.fixture
+def speech_model_path() -> str:
+    return ""
+
+
+@pytest.fixture
 def http_client() -> RecordingHttpClient:
     return RecordingHttpClient()
 
 
 @pytest.fixture
-def app(tmp_path: Path, database_url: str, http_client, recordings_enabled):
+def app(tmp_path: Path, database_url: str, http_client, recordings_enabled, speech_model_path):
     settings = make_settings(
         tmp_path,
         database_url,
         telephony={"provider": "twilio", "caller_id": "+33180000000"},
         recordings={"enabled": recordings_enabled},
+        speech={"model_path": speech_model_path},
     )
     provider = TwilioTelephony(
         account_sid=ACCOUNT_SID,
@@ -191,6 +197,22 @@ def test_voice_webhook_dials_the_number_of_the_call_with_the_configured_caller_i
     assert number.get("statusCallbackEvent") == "initiated ringing answered completed"
     assert number.get("url") is None
     assert load_call(engine, call_id).provider_call_id == PARENT_SID
+
+
+def test_no_media_stream_without_a_speech_model(client, placed):
+    agent, call_id, _token = placed
+    assert ET.fromstring(voice(client, agent.id, call_id).data).find("Start") is None
+
+
+@pytest.mark.parametrize("speech_model_path", ["/modeles/vosk-fr"])
+def test_live_transcription_streams_both_tracks_before_the_dial(client, placed):
+    agent, call_id, _token = placed
+    root = ET.fromstring(voice(client, agent.id, call_id).data)
+    assert [child.tag for child in root] == ["Start", "Dial"]
+    stream = root.find("Start/Stream")
+    assert stream.get("track") == "both_tracks"
+    assert stream.get("url").startswith("ws")
+    assert stream.find("Parameter").get("name") == "token"
 
 
 @pytest.mark.parametrize("recordings_enabled", [True])

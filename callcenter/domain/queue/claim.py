@@ -26,6 +26,7 @@ from callcenter.domain.queue.eligibility import calling_window
 from callcenter.models import (
     Callback,
     CallbackStatus,
+    Campaign,
     Debtor,
     QueueItem,
     QueueState,
@@ -82,6 +83,7 @@ _AGENT = sa.bindparam("agent", type_=sa.Integer())
 _CLAIMABLE = sa.and_(
     _q.c.state == QueueState.READY,
     sa.or_(_q.c.next_eligible_at.is_(None), _q.c.next_eligible_at <= _NOW),
+    ~sa.exists().where(Campaign.id == _q.c.campaign_id, Campaign.paused),
 )
 _PERSONAL = (
     sa.select(_q.c.id)

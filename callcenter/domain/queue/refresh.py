@@ -448,6 +448,9 @@ def _ids_param(d: _Dialect, ids: list[int]):
 
 
 def _run(session: Session, ids: list[int] | None, now: datetime, settings: Settings) -> int:
+    from callcenter.domain.controls import effective_settings
+
+    settings = effective_settings(session, settings)
     d = _Dialect(session.get_bind().dialect.name == "postgresql")
     rungs = load_ladder(session)
     if not rungs:

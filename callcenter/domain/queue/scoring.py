@@ -323,6 +323,9 @@ def explain_debtor(
     session: Session, *, debtor_id: int, now: datetime, settings: Settings
 ) -> Explanation:
     """Why this debtor is (or is not) in the queue, computed in Python from its rows."""
+    from callcenter.domain.controls import effective_settings
+
+    settings = effective_settings(session, settings)
     moments = Moments.at(now, settings)
     facts = load_facts(session, debtor_id=debtor_id, moments=moments, settings=settings)
     return explain_facts(facts, rungs=load_ladder(session), moments=moments, settings=settings)

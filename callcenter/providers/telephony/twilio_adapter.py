@@ -133,7 +133,7 @@ class TwilioTelephony:
     def fetch_recording(self, sid: str) -> RecordingInfo:
         recording = self._rest(lambda: self.client.recordings(sid).fetch())
         duration = recording.duration
-        media = recording.uri.removesuffix(".json") + ".mp3" if recording.uri else None
+        media = recording.uri.removesuffix(".json") + ".wav" if recording.uri else None
         return RecordingInfo(
             sid=recording.sid,
             call_sid=recording.call_sid,
@@ -155,7 +155,7 @@ class TwilioTelephony:
             raise TelephonyFailure(
                 f"Twilio n'a pas rendu l'enregistrement (HTTP {response.status_code})."
             )
-        return response.content, "audio/mpeg"
+        return response.content, "audio/wav"
 
     def delete_recording(self, sid: str) -> None:
         """Delete for good; an already deleted recording is not an error (the purge retries)."""

@@ -1,0 +1,1 @@
+"""Speech: telephone audio decoding, French understanding, respect checks, model installs."""
