@@ -159,3 +159,31 @@ def authenticate(
         user.password_hash = hash_password(password)
     record_event(session, type="user.login", actor_id=user.id, payload={"ip": remote_addr})
     return user
+
+
+def update_user(session: Session, *, user_id: int, role: str, active: bool, actor_id: int) -> User:
+    """Change a user's role or switch the account off; an admin cannot lock themselves out."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise DomainError("Utilisateur introuvable.")
+    if role not in set(Role):
+        raise ValidationFailed({"role": "Rôle inconnu (agent, supervisor ou admin)."})
+    if user_id == actor_id and (role != Role.ADMIN or not active):
+        raise DomainError("Vous ne pouvez pas retirer vos propres droits d'administrateur.")
+    changes = {
+        name: value
+        for name, value in (("role", role), ("active", active))
+        if getattr(user, name) != value
+    }
+    if not changes:
+        return user
+    for name, value in changes.items():
+        setattr(user, name, value)
+    record_event(
+        session,
+        type="user.updated",
+        actor_id=actor_id,
+        payload={"user_id": user.id, "email": user.email, **changes},
+    )
+    session.flush()
+    return user

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 
 from sqlmodel import Session, select
 
+from callcenter.domain.audit import record_event
+from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.models import Disposition
 
 
@@ -84,3 +86,44 @@ def active_dispositions(session: Session) -> list[Disposition]:
             .order_by(Disposition.position, Disposition.id)
         ).all()
     )
+
+
+def update_disposition(
+    session: Session,
+    *,
+    disposition_id: int,
+    label: str,
+    position: int,
+    active: bool,
+    actor_id: int,
+) -> Disposition:
+    """Rename, reorder or switch off an outcome; its code and effects stay as they are."""
+    disposition = session.get(Disposition, disposition_id)
+    if disposition is None:
+        raise DomainError("Issue d'appel introuvable.")
+    label = label.strip()
+    errors = {}
+    if not label or len(label) > 120:
+        errors["label"] = "Le libellé est obligatoire (120 caractères au plus)."
+    if not 0 <= position <= 999:
+        errors["position"] = "L'ordre doit être un nombre entre 0 et 999."
+    if errors:
+        raise ValidationFailed(errors)
+    before = {
+        "label": disposition.label,
+        "position": disposition.position,
+        "active": disposition.active,
+    }
+    disposition.label, disposition.position, disposition.active = label, position, active
+    record_event(
+        session,
+        type="disposition.updated",
+        actor_id=actor_id,
+        payload={
+            "code": disposition.code,
+            "before": before,
+            "after": {"label": label, "position": position, "active": active},
+        },
+    )
+    session.flush()
+    return disposition
