@@ -89,6 +89,9 @@ class CompanySettings(_Section):
     signature: str = "Le service relance client"
     iban: str = ""
     bic: str = ""
+    siren: str = ""
+    address: list[str] = ["12 rue de l'Exemple", "75002 Paris"]
+    phone: str = ""
 
 
 class PromiseSettings(_Section):

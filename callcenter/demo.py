@@ -144,6 +144,39 @@ _PLACES = (
     "de Touraine",
     "des Landes",
 )
+_STREETS = (
+    "rue de la République",
+    "avenue Jean Jaurès",
+    "boulevard Gambetta",
+    "rue Victor Hugo",
+    "rue du Général Leclerc",
+    "allée des Tilleuls",
+    "chemin des Vignes",
+    "rue de l'Industrie",
+    "zone artisanale des Près",
+    "rue Pasteur",
+    "avenue de la Gare",
+    "place du Marché",
+)
+_TOWNS = (
+    ("75011", "Paris"),
+    ("69003", "Lyon"),
+    ("13006", "Marseille"),
+    ("31000", "Toulouse"),
+    ("33000", "Bordeaux"),
+    ("44000", "Nantes"),
+    ("59000", "Lille"),
+    ("67000", "Strasbourg"),
+    ("35000", "Rennes"),
+    ("21000", "Dijon"),
+    ("37000", "Tours"),
+    ("63000", "Clermont-Ferrand"),
+)
+_OVERSEAS_TOWNS = {
+    "America/Guadeloupe": ("97110", "Pointe-à-Pitre"),
+    "Indian/Reunion": ("97400", "Saint-Denis"),
+    "America/Martinique": ("97200", "Fort-de-France"),
+}
 _LEGAL_FORMS = ("SAS", "SARL", "SASU", "EURL", "SA", "SNC", "SCOP")
 _LEGAL_FORM_WEIGHTS = (38, 30, 12, 9, 7, 3, 1)
 _OVERSEAS_TIME_ZONES = ("America/Guadeloupe", "Indian/Reunion", "America/Martinique")
@@ -324,6 +357,18 @@ def _ascii_slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 
+def _address(debtor_id: int, time_zone: str) -> dict[str, str]:
+    """A plausible French postal address, derived from the id (the random draws stay as they
+    were, so the rest of the data does not move)."""
+    postal_code, city = _OVERSEAS_TOWNS.get(time_zone) or _TOWNS[debtor_id % len(_TOWNS)]
+    return {
+        "address_line1": f"{debtor_id * 37 % 180 + 1} {_STREETS[debtor_id % len(_STREETS)]}",
+        "postal_code": postal_code,
+        "city": city,
+        "country": "France",
+    }
+
+
 def _at(day: date, hour: int = 8) -> datetime:
     return datetime.combine(day, clock(hour), UTC)
 
@@ -474,6 +519,7 @@ class _Generator:
                 "language": "fr",
                 "owner_id": owner_id,
                 "payment_terms_days": terms,
+                **_address(debtor_id, time_zone),
                 "do_not_call": do_not_call,
                 "insolvency_status": insolvency_status,
                 "insolvency_date": insolvency_date,

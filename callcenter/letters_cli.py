@@ -48,6 +48,12 @@ def _generate(kind: str, account_code: str, output: str | None) -> None:
         f"{letter.content.title} pour {letter.content.debtor_name} : {path} "
         f"({count} facture{'s' if count > 1 else ''}, {letter.content.total})."
     )
+    if letter.content.address_missing:
+        click.echo(
+            "Attention : adresse postale du débiteur inconnue. Complétez-la (import des "
+            "débiteurs : colonnes Adresse, Code postal, Ville) avant l'envoi.",
+            err=True,
+        )
 
 
 @letters_group.command("relance")

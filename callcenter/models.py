@@ -144,6 +144,11 @@ class Debtor(SQLModel, table=True):
     language: str = Field(default="fr", max_length=8)
     owner_id: int | None = Field(default=None, foreign_key="users.id")
     payment_terms_days: int = 30
+    address_line1: str | None = Field(default=None, max_length=200)
+    address_line2: str | None = Field(default=None, max_length=200)
+    postal_code: str | None = Field(default=None, max_length=12)
+    city: str | None = Field(default=None, max_length=120)
+    country: str | None = Field(default=None, max_length=80)
     do_not_call: bool = False
     insolvency_status: str | None = Field(default=None, max_length=40)
     insolvency_date: date | None = None

@@ -100,6 +100,14 @@ class LetterContent:
     deadline_days: int
     deadline_date: str
     reminders: list[PastReminder] = field(default_factory=list)
+    company_address: list[str] = field(default_factory=list)
+    company_siren: str = ""
+    company_phone: str = ""
+    debtor_address: list[str] = field(default_factory=list)
+
+    @property
+    def address_missing(self) -> bool:
+        return not self.debtor_address
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,17 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def postal_address(debtor) -> list[str]:
+    """The debtor's address as printed lines; empty when no street or city is known."""
+    if not (debtor.address_line1 or debtor.city):
+        return []
+    town = " ".join(part for part in (debtor.postal_code, debtor.city) if part)
+    lines = [debtor.address_line1, debtor.address_line2, town]
+    if debtor.country and debtor.country.strip().lower() != "france":
+        lines.append(debtor.country.upper())
+    return [line for line in lines if line]
 
 
 def late_penalty_cents(open_cents: int, days_late: int, rate_percent: float) -> int:
@@ -260,6 +279,10 @@ def build_letter(
         deadline_days=letters.payment_deadline_days,
         deadline_date=day(deadline),
         reminders=past_reminders(session, debtor_id=debtor.id, settings=settings),
+        company_address=list(settings.company.address),
+        company_siren=settings.company.siren,
+        company_phone=settings.company.phone,
+        debtor_address=postal_address(debtor),
     )
     html = _environment().get_template(letter_kind.template).render(letter=content)
     return Letter(

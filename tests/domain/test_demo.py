@@ -130,6 +130,14 @@ def test_debtors_have_valid_unique_identifiers(generated):
     assert len({d["account_code"] for d in debtors}) == len(debtors)
 
 
+def test_debtors_have_a_postal_address_matching_their_territory(generated):
+    for debtor in generated["debtors"]:
+        assert debtor["address_line1"] and debtor["city"], debtor
+        assert re.fullmatch(r"\d{5}", debtor["postal_code"]), debtor
+        overseas = debtor["time_zone"] != "Europe/Paris"
+        assert debtor["postal_code"].startswith("97") is overseas, debtor
+
+
 def test_debtors_mix_segments_time_zones_and_special_cases(generated):
     debtors = generated["debtors"]
     segments = Counter(d["segment"] for d in debtors)

@@ -96,6 +96,29 @@ def test_debtors_import_then_reimport_is_idempotent(engine, tmp_path):
     assert (changed.counts["debtors"].updated, changed.counts["debtors"].unchanged) == (1, 2)
 
 
+def test_debtor_postal_address_is_imported_and_updated(engine, tmp_path):
+    csv = (
+        "Code client;Raison sociale;Adresse;Complément d'adresse;CP;Ville;Pays\n"
+        "C010;Scierie Vallée;Lieu-dit Les Granges;BP 12;88100;Saint-Dié-des-Vosges;France\n"
+    )
+    report = do_import(engine, "debtors", write(tmp_path, "adresses.csv", csv))
+    assert report.ok, report.errors
+    with Session(engine) as session:
+        debtor = session.exec(select(Debtor).where(Debtor.account_code == "C010")).one()
+        assert (debtor.address_line1, debtor.address_line2, debtor.postal_code) == (
+            "Lieu-dit Les Granges",
+            "BP 12",
+            "88100",
+        )
+        assert (debtor.city, debtor.country) == ("Saint-Dié-des-Vosges", "France")
+    moved = csv.replace("88100;Saint-Dié-des-Vosges", "88000;Épinal")
+    again = do_import(engine, "debtors", write(tmp_path, "adresses2.csv", moved))
+    assert again.counts["debtors"].updated == 1
+    with Session(engine) as session:
+        debtor = session.exec(select(Debtor).where(Debtor.account_code == "C010")).one()
+        assert (debtor.postal_code, debtor.city) == ("88000", "Épinal")
+
+
 def test_debtor_errors_write_nothing(engine, tmp_path):
     before = row_counts(engine)
     bad = "Code client;Raison sociale;SIREN;Couleur\nC001;Boulangerie Martin;123456789;bleu\n"

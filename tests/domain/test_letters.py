@@ -194,3 +194,30 @@ def test_cli_writes_the_pdf_and_records_the_letter(app, engine, tmp_path):
         letters_group, ["relance", "411C42", "--output", str(tmp_path / "absent" / "x.pdf")]
     )
     assert bad_dir.exit_code == 1 and "Dossier de destination introuvable" in bad_dir.output
+
+
+def test_letters_carry_both_postal_addresses(session, tmp_path, database_url):
+    settings = make_settings(
+        tmp_path,
+        database_url,
+        company={**COMPANY, "address": ["3 quai des Tanneurs", "69002 Lyon"], "siren": "552100554"},
+    )
+    debtor = seed(session)
+    letter = build_letter(
+        session, account_code=debtor.account_code, kind="relance", today=TODAY, settings=settings
+    )
+    assert letter.content.address_missing
+    debtor.address_line1, debtor.postal_code, debtor.city = "14 rue Pasteur", "21000", "Dijon"
+    debtor.country = "France"
+    session.flush()
+    letter = build_letter(
+        session,
+        account_code=debtor.account_code,
+        kind="mise_en_demeure",
+        today=TODAY,
+        settings=settings,
+    )
+    assert not letter.content.address_missing
+    assert letter.content.debtor_address == ["14 rue Pasteur", "21000 Dijon"]
+    for line in ("14 rue Pasteur", "21000 Dijon", "3 quai des Tanneurs", "69002 Lyon", "552100554"):
+        assert line in letter.html

@@ -62,6 +62,11 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
             "Conditions de paiement",
             "Délai (jours)",
         ),
+        _f("address_line1", "Adresse", False, "Adresse 1", "Adresse ligne 1", "Rue"),
+        _f("address_line2", "Complément d'adresse", False, "Adresse 2", "Adresse ligne 2"),
+        _f("postal_code", "Code postal", False, "CP"),
+        _f("city", "Ville", False, "Commune", "Localité"),
+        _f("country", "Pays", False),
     ),
     "contacts": (
         _f("account_code", "Code client", True, *ACCOUNT),

@@ -32,6 +32,14 @@ class DebtorRow:
     siren: str | None = None
     segment: str | None = None
     payment_terms_days: int | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    country: str | None = None
+
+
+ADDRESS_FIELDS = ("address_line1", "address_line2", "postal_code", "city", "country")
 
 
 @dataclass
@@ -113,13 +121,14 @@ def upsert_debtors(
                     "payment_terms_days": (
                         default_terms if row.payment_terms_days is None else row.payment_terms_days
                     ),
+                    **{name: getattr(row, name) or None for name in ADDRESS_FIELDS},
                     "created_at": now,
                     "updated_at": now,
                 }
             )
             continue
         changes = {}
-        for name in ("name", "siren", "segment", "payment_terms_days"):
+        for name in ("name", "siren", "segment", "payment_terms_days", *ADDRESS_FIELDS):
             value = getattr(row, name)
             if value not in (None, "") and getattr(debtor, name) != value:
                 changes[name] = value

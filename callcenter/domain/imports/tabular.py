@@ -16,6 +16,7 @@ from callcenter.domain.imports import values as v
 from callcenter.domain.imports.allocation import allocate_payments
 from callcenter.domain.imports.columns import Resolution, resolve
 from callcenter.domain.imports.entities import (
+    ADDRESS_FIELDS,
     ContactRow,
     DebtorRow,
     PaymentRow,
@@ -145,6 +146,7 @@ def _debtors(context: _Context) -> None:
         siren = context.parse(line, row, "siren", v.siren)
         segment = context.parse(line, row, "segment", _text)
         terms = context.parse(line, row, "payment_terms_days", v.whole_days)
+        address = {name: context.parse(line, row, name, _text) for name in ADDRESS_FIELDS}
         if account and account in seen:
             context.error(
                 line,
@@ -154,7 +156,7 @@ def _debtors(context: _Context) -> None:
             )
             continue
         if account and name:
-            seen[account] = DebtorRow(line, account, name, siren, segment, terms)
+            seen[account] = DebtorRow(line, account, name, siren, segment, terms, **address)
     if not report.ok:
         return
     report.counts["debtors"] = upsert_debtors(
