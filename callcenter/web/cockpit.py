@@ -10,6 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlmodel import select
 
+from callcenter.domain.aging import BUCKETS, aging_totals
 from callcenter.domain.calls import PAUSE_CODES, STATUS_LABELS, duration_label
 from callcenter.domain.cockpit import (
     agent_activity,
@@ -406,7 +407,12 @@ def search():
 def results_page():
     """Charts with their tables: collected, promises, kept rate per agent, DSO trend, CEI."""
     start, end, errors = _period(default_days=30)
-    data = results(db(), start=start, end=end)
+    session = db()
+    data = results(session, start=start, end=end)
+    totals = aging_totals(session, as_of=end).amounts
+    aging = [
+        (label, getattr(totals, name)) for name, label in (*BUCKETS, ("disputed", "En litige"))
+    ]
     return render_template(
-        "cockpit/results.html", data=data, start=start, end=end, errors=errors
+        "cockpit/results.html", data=data, aging=aging, start=start, end=end, errors=errors
     ), (422 if errors else 200)

@@ -232,7 +232,8 @@ def test_results_page_has_charts_with_their_tables(client, login):
     page = client.get("/supervision/cockpit/resultats?du=2026-11-01&au=2026-11-30")
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert text.count('<canvas class="chart"') == 4
+    assert text.count('<canvas class="chart"') == 5
+    assert 'id="aging-chart"' in text and "Plus de 90 j" in text and "En litige" in text
     assert "Collection Effectiveness" in text or "CEI (indice" in text
     assert "js/cockpit.js" in text and "<script>" not in text
     bad = client.get("/supervision/cockpit/resultats?du=01/12/2026&au=01/11/2026")
