@@ -26,9 +26,10 @@ from callcenter.config import Settings
 from callcenter.domain.aging import AgingAmounts, bucket_name
 from callcenter.domain.queue import load_ladder
 from callcenter.domain.scripts import SCRIPT_FOR_SITUATION, choose_situation
-from callcenter.domain.timeline import TimelineEntry, describe_events
+from callcenter.domain.timeline import TimelineEntry, count_events, describe_events
 from callcenter.formatting import money
 from callcenter.models import (
+    Call,
     Contact,
     Debtor,
     Dispute,
@@ -43,6 +44,8 @@ from callcenter.models import (
     QueueItem,
     User,
 )
+
+BRIEF_TIMELINE_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ class Brief:
     situation: str
     script_code: str
     timeline: list[TimelineEntry] = field(default_factory=list)
+    timeline_total: int = 0
 
     @property
     def open_cents(self) -> int:
@@ -268,8 +272,16 @@ def _situation(
 
 
 def build_brief(
-    session: Session, *, debtor_id: int, today: date, now: datetime, settings: Settings
+    session: Session,
+    *,
+    debtor_id: int,
+    today: date,
+    now: datetime,
+    settings: Settings,
+    timeline_limit: int | None = BRIEF_TIMELINE_PAGE,
 ) -> Brief:
+    """The brief shows the latest ``timeline_limit`` events (``None``: up to the configured
+    maximum); the rest of the history is one click away."""
     debtor = session.get(Debtor, debtor_id)
     if debtor is None:
         raise LookupError(debtor_id)
@@ -297,9 +309,20 @@ def build_brief(
         .where(Dispute.debtor_id == debtor_id, Dispute.status == DisputeStatus.OPEN)
     ).one()
     timeline = describe_events(
-        session, debtor_id=debtor_id, limit=settings.workspace.timeline_limit
+        session,
+        debtor_id=debtor_id,
+        limit=min(
+            timeline_limit or settings.workspace.timeline_limit, settings.workspace.timeline_limit
+        ),
     )
-    last_contact = next((entry.at for entry in timeline if entry.kind == "call"), None)
+    timeline_total = (
+        count_events(session, debtor_id=debtor_id)
+        if len(timeline) == timeline_limit
+        else len(timeline)
+    )
+    last_contact = session.exec(
+        select(sa.func.max(Call.created_at)).where(Call.debtor_id == debtor_id)
+    ).one()
     situation = _situation(session, item, debtor, invoices, broken is not None)
     owner = session.get(User, debtor.owner_id) if debtor.owner_id else None
     return Brief(
@@ -331,6 +354,7 @@ def build_brief(
         situation=situation,
         script_code=SCRIPT_FOR_SITUATION[situation],
         timeline=timeline,
+        timeline_total=timeline_total,
     )
 
 

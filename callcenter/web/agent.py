@@ -103,7 +103,9 @@ def _script_context(brief, agent: User, settings) -> dict:
     return context
 
 
-def _workspace_context(session, debtor_id: int | None, now: datetime, **extra) -> dict:
+def _workspace_context(
+    session, debtor_id: int | None, now: datetime, *, whole_timeline: bool = False, **extra
+) -> dict:
     settings = state().settings
     agent = session.get(User, current_user.id)
     waiting = session.exec(
@@ -125,7 +127,12 @@ def _workspace_context(session, debtor_id: int | None, now: datetime, **extra) -
     }
     if debtor_id is not None:
         brief = build_brief(
-            session, debtor_id=debtor_id, today=_today(now), now=now, settings=settings
+            session,
+            debtor_id=debtor_id,
+            today=_today(now),
+            now=now,
+            settings=settings,
+            **({"timeline_limit": None} if whole_timeline else {}),
         )
         code = request.args.get("script") or brief.script_code
         if code not in context["scripts"]:
@@ -189,7 +196,10 @@ def timeline(debtor_id: int):
     session = db()
     now = _now()
     _require_hold(session, debtor_id, now)
-    return _render("agent/_timeline.html", _workspace_context(session, debtor_id, now))
+    context = _workspace_context(
+        session, debtor_id, now, whole_timeline=request.args.get("tout") == "1"
+    )
+    return _render("agent/_timeline.html", context)
 
 
 def _outcome_form() -> OutcomeForm:

@@ -186,3 +186,30 @@ def test_script_can_be_switched(client, login, portfolio):
         headers={"HX-Request": "true"},
     ).get_data(as_text=True)
     assert html.startswith('<div id="script"') and "Négociation d&#39;un échéancier" in html
+
+
+def test_long_history_shows_the_latest_events_and_the_rest_on_demand(client, login, portfolio, app):
+    from callcenter.models import Event
+
+    _agent, token = login("agent")
+    debtor_id = _debtor_id(_next(client, token).get_data(as_text=True))
+    with session_scope(app.extensions["callcenter"].engine) as session:
+        now = utcnow()
+        session.add_all(
+            Event(
+                debtor_id=debtor_id,
+                type="email.sent",
+                payload={"subject": f"Relance {index}"},
+                at=now - timedelta(minutes=index),
+            )
+            for index in range(150)
+        )
+    html = client.get("/agent/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Historique (100 derniers sur 150)" in html
+    assert "Afficher tout l&#39;historique" in html or "Afficher tout l'historique" in html
+    whole = client.get(
+        f"/agent/dossier/{debtor_id}/historique?tout=1", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert whole.startswith('<section class="card" id="timeline"')
+    assert whole.count('<li class="tl-email">') == 150
+    assert "Relance 149" in whole
