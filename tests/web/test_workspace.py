@@ -189,7 +189,6 @@ def test_script_can_be_switched(client, login, portfolio):
 
 
 def test_long_history_shows_the_latest_events_and_the_rest_on_demand(client, login, portfolio, app):
-    from callcenter.models import Event
 
     _agent, token = login("agent")
     debtor_id = _debtor_id(_next(client, token).get_data(as_text=True))
