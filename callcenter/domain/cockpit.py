@@ -44,6 +44,7 @@ from callcenter.models import (
     Disposition,
     Dispute,
     EmailStatus,
+    Event,
     Invoice,
     OutboxEmail,
     Payment,
@@ -695,3 +696,40 @@ def results(session: Session, *, start: date, end: date, dso_points: int = 8) ->
             "closing_current": closing_current,
         },
     )
+
+
+@dataclass(frozen=True)
+class FlaggedSentence:
+    call_id: int
+    at: datetime
+    agent_name: str | None
+    debtor_id: int
+    debtor_name: str
+    phrase: str
+    sentence: str
+    at_seconds: float | None
+
+
+def flagged_calls(session: Session, *, limit: int = 200) -> list[FlaggedSentence]:
+    """Sentences of agents caught by the respect check (pressure or threat), newest first."""
+    rows = session.execute(
+        sa.select(Event.at, Event.payload, User.full_name, Debtor.id, Debtor.name)
+        .join(Debtor, Debtor.id == Event.debtor_id)
+        .join(User, User.id == Event.actor_id, isouter=True)
+        .where(Event.type == "call.flagged")
+        .order_by(Event.at.desc(), Event.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        FlaggedSentence(
+            call_id=int(payload.get("call_id") or 0),
+            at=at,
+            agent_name=agent,
+            debtor_id=debtor_id,
+            debtor_name=debtor_name,
+            phrase=str(payload.get("phrase", "")),
+            sentence=str(payload.get("sentence", "")),
+            at_seconds=payload.get("at_seconds"),
+        )
+        for at, payload, agent, debtor_id, debtor_name in rows
+    ]

@@ -15,6 +15,7 @@ from callcenter.domain.calls import PAUSE_CODES, STATUS_LABELS, duration_label
 from callcenter.domain.cockpit import (
     agent_activity,
     day_of,
+    flagged_calls,
     results,
     search_debtors,
     wallboard,
@@ -401,6 +402,12 @@ def search():
     results = search_debtors(db(), text=text) if text else []
     template = "cockpit/_search.html" if htmx else "cockpit/search.html"
     return render_template(template, q=text, results=results)
+
+
+@bp.get("/appels-signales")
+def flagged():
+    """Calls where the agent's words were caught by the respect check, for follow-up."""
+    return render_template("cockpit/flagged.html", flagged=flagged_calls(db()))
 
 
 @bp.get("/resultats")

@@ -238,3 +238,32 @@ def test_results_page_has_charts_with_their_tables(client, login):
     assert "js/cockpit.js" in text and "<script>" not in text
     bad = client.get("/supervision/cockpit/resultats?du=01/12/2026&au=01/11/2026")
     assert bad.status_code == 422
+
+
+def test_flagged_calls_list_the_sentence_for_supervisors(app, client, login):
+    from callcenter.db import session_scope
+    from callcenter.domain.audit import record_event
+    from tests.factories import make_call, make_debtor, make_user
+
+    with session_scope(app.extensions["callcenter"].engine) as session:
+        debtor = make_debtor(session, name="Quincaillerie Roux")
+        agent = make_user(session, full_name="Paul Agent")
+        call = make_call(session, debtor, agent_id=agent.id, flagged=True)
+        record_event(
+            session,
+            type="call.flagged",
+            actor_id=agent.id,
+            debtor_id=debtor.id,
+            payload={
+                "call_id": call.id,
+                "phrase": "huissier",
+                "sentence": "sinon je vous envoie l'huissier",
+                "at_seconds": 12.4,
+                "track": "agent",
+            },
+        )
+    login("supervisor")
+    html = client.get("/supervision/cockpit/appels-signales").get_data(as_text=True)
+    assert "Quincaillerie Roux" in html and "Paul Agent" in html
+    assert "huissier" in html and "12.4 s" in html
+    assert f"/telephonie/appels/{call.id}" in html
