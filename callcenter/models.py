@@ -312,7 +312,7 @@ class Call(SQLModel, table=True):
     __tablename__ = "calls"
     __table_args__ = (
         sa.Index("ix_calls_debtor_created", "debtor_id", "created_at"),
-        sa.Index("ix_calls_created_at", "created_at"),
+        sa.Index("ix_calls_day", "created_at", "agent_id", "disposition_code", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -18,7 +18,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("calls", schema=None) as batch_op:
-        batch_op.create_index("ix_calls_created_at", ["created_at"], unique=False)
+        batch_op.create_index(
+            "ix_calls_day", ["created_at", "agent_id", "disposition_code", "id"], unique=False
+        )
 
     with op.batch_alter_table("invoices", schema=None) as batch_op:
         batch_op.create_index(
@@ -57,4 +59,4 @@ def downgrade() -> None:
         )
 
     with op.batch_alter_table("calls", schema=None) as batch_op:
-        batch_op.drop_index("ix_calls_created_at")
+        batch_op.drop_index("ix_calls_day")
