@@ -14,7 +14,7 @@ else any contact with a phone, else the billing contact.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -235,15 +235,6 @@ def _average_days_late(session: Session, debtor_id: int) -> float | None:
     return sum(delays) / len(delays)
 
 
-def _promise_counts(session: Session, debtor_id: int) -> dict[str, int]:
-    rows = session.exec(
-        select(Promise.status, sa.func.count())
-        .where(Promise.debtor_id == debtor_id)
-        .group_by(Promise.status)
-    ).all()
-    return dict(rows)
-
-
 def _situation(
     session: Session, item: QueueItem | None, debtor: Debtor, invoices: list[BriefInvoice], broken
 ) -> str:
@@ -293,15 +284,13 @@ def build_brief(
         ).all()
     )
     invoices = _invoices(session, debtor_id, today)
-    pending = list(
-        session.exec(
-            select(Promise)
-            .where(Promise.debtor_id == debtor_id, Promise.status == PromiseStatus.PENDING)
-            .order_by(Promise.promised_date)
-        ).all()
+    promises = list(session.exec(select(Promise).where(Promise.debtor_id == debtor_id)).all())
+    pending = sorted(
+        (p for p in promises if p.status == PromiseStatus.PENDING),
+        key=lambda p: p.promised_date,
     )
-    counts = _promise_counts(session, debtor_id)
-    broken = _broken_promise_awaiting_call(session, debtor_id)
+    counts = Counter(p.status for p in promises)
+    broken = broken_promise_awaiting_call(promises)
     item = session.exec(select(QueueItem).where(QueueItem.debtor_id == debtor_id)).first()
     open_disputes = session.exec(
         select(sa.func.count())
@@ -358,18 +347,11 @@ def build_brief(
     )
 
 
-def _broken_promise_awaiting_call(session: Session, debtor_id: int) -> Promise | None:
+def broken_promise_awaiting_call(promises: list[Promise]) -> Promise | None:
     """The last broken promise, unless a newer promise was made since: it gets its own script."""
-    last_broken = session.exec(
-        select(Promise)
-        .where(Promise.debtor_id == debtor_id, Promise.status == PromiseStatus.BROKEN)
-        .order_by(sa.desc(Promise.resolved_at), sa.desc(Promise.id))
-    ).first()
-    if last_broken is None:
+    broken = [p for p in promises if p.status == PromiseStatus.BROKEN]
+    if not broken:
         return None
-    newer = session.exec(
-        select(sa.func.count())
-        .select_from(Promise)
-        .where(Promise.debtor_id == debtor_id, Promise.created_at > last_broken.created_at)
-    ).one()
-    return last_broken if newer == 0 else None
+    last = max(broken, key=lambda p: (p.resolved_at or p.created_at, p.id))
+    newer = any(p.created_at > last.created_at for p in promises)
+    return None if newer else last

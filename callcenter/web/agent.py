@@ -108,9 +108,13 @@ def _workspace_context(
 ) -> dict:
     settings = state().settings
     agent = session.get(User, current_user.id)
-    waiting = session.exec(
-        select(QueueItem.id).where(QueueItem.state == QueueState.READY).limit(1)
-    ).first()
+    waiting = (
+        None
+        if debtor_id is not None
+        else session.exec(
+            select(QueueItem.id).where(QueueItem.state == QueueState.READY).limit(1)
+        ).first()
+    )
     context = {
         "agent": agent,
         "brief": None,
@@ -121,6 +125,7 @@ def _workspace_context(
         "dispute_categories": DISPUTE_CATEGORIES,
         "scripts": available_scripts(),
         "plan_rows": PLAN_ROWS,
+        "speech_enabled": bool(settings.speech.model_path),
         "form": MultiDict(),
         "errors": {},
         "message": None,

@@ -144,9 +144,19 @@ def test_a_recorded_call_is_transcribed_flagged_and_suggests_a_promise(
     assert "note déjà saisie" in form
 
 
-def test_the_outcome_form_polls_suggestions_without_applying_any(client, agent):
+def test_the_workspace_polls_suggestions_only_with_a_speech_model(app, client, agent):
+    page = client.get("/agent/").get_data(as_text=True)
+    assert 'id="speech-suggestions"' not in page, "no model: no polling"
+    settings = app.extensions["callcenter"].settings
+    with_model = settings.model_copy(
+        update={"speech": settings.speech.model_copy(update={"model_path": "/modeles/fr"})}
+    )
+    app.extensions["callcenter"].settings = with_model
     page = client.get("/agent/").get_data(as_text=True)
     assert 'id="speech-suggestions"' in page
+    assert page.index('id="speech-suggestions"') < page.index('<form id="outcome"'), (
+        "outside the outcome form, so its polling never cancels a save"
+    )
     assert client.get("/parole/suggestions?call_id=").status_code == 200
     assert "Promesse" not in client.get("/parole/suggestions?call_id=999").get_data(as_text=True)
 
