@@ -9,7 +9,14 @@ from sqlmodel import select
 from callcenter.domain.accounts import create_user, update_user
 from callcenter.domain.dispositions import update_disposition
 from callcenter.domain.errors import DomainError, ValidationFailed
-from callcenter.models import Disposition, Role, User
+from callcenter.domain.imports.values import BadValue, cents
+from callcenter.domain.queue.ladder import (
+    LADDER_ACTION_LABELS,
+    delete_step,
+    min_amount_of,
+    save_step,
+)
+from callcenter.models import Disposition, Role, Scenario, ScenarioStep, User
 from callcenter.web import db, htmx, state
 from callcenter.web.auth import guard_blueprint
 
@@ -25,10 +32,62 @@ def _dispositions():
     return db().exec(select(Disposition).order_by(Disposition.position, Disposition.id)).all()
 
 
+def _ladders():
+    session = db()
+    scenarios = session.exec(select(Scenario).order_by(Scenario.segment)).all()
+    steps = session.exec(select(ScenarioStep).order_by(ScenarioStep.offset_days)).all()
+    return {
+        "scenarios": [(s, [step for step in steps if step.scenario_id == s.id]) for s in scenarios],
+        "actions": LADDER_ACTION_LABELS,
+        "minimums": {step.id: min_amount_of(step) for step in steps},
+    }
+
+
 @bp.get("/")
 def home():
     return render_template(
-        "admin/home.html", users=_users(), dispositions=_dispositions(), form={}, errors={}
+        "admin/home.html",
+        users=_users(),
+        dispositions=_dispositions(),
+        form={},
+        errors={},
+        **_ladders(),
+    )
+
+
+def _amount(text: str) -> int:
+    try:
+        return cents(text) if text.strip() else 0
+    except BadValue:
+        return -1
+
+
+@bp.post("/scenarios/<int:scenario_id>/etapes")
+@bp.post("/scenarios/<int:scenario_id>/etapes/<int:step_id>")
+def save_ladder_step(scenario_id: int, step_id: int | None = None):
+    form = request.form
+    return _apply(
+        lambda session: save_step(
+            session,
+            scenario_id=scenario_id,
+            step_id=step_id,
+            offset_days=form.get("offset_days", ""),
+            action=form.get("action", ""),
+            label=form.get("label", ""),
+            min_amount_cents=_amount(form.get("min_amount", "")),
+            actor_id=current_user.id,
+        ),
+        "admin/_ladders.html",
+        context=_ladders,
+    )
+
+
+@bp.post("/etapes/<int:step_id>/supprimer")
+def delete_ladder_step(step_id: int):
+    return _apply(
+        lambda session: delete_step(session, step_id=step_id, actor_id=current_user.id),
+        "admin/_ladders.html",
+        context=_ladders,
     )
 
 

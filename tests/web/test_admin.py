@@ -63,3 +63,56 @@ def test_outcomes_are_renamed_reordered_and_switched_off(app, client, login):
     )
     assert refused.status_code == 422
     assert "Le libellé est obligatoire" in refused.get_data(as_text=True)
+
+
+def test_admin_edits_the_ladder_and_the_queue_follows_it(app, client, login):
+    from callcenter.domain.queue import load_ladder, sync_ladder
+    from callcenter.models import Scenario, ScenarioStep
+
+    admin, token = login("admin")
+    engine = app.extensions["callcenter"].engine
+    with session_scope(engine) as session:
+        sync_ladder(session, settings=app.extensions["callcenter"].settings)
+        scenario = session.exec(select(Scenario).where(Scenario.segment == "standard")).one()
+        first_call = session.exec(
+            select(ScenarioStep).where(
+                ScenarioStep.scenario_id == scenario.id, ScenarioStep.action == "call"
+            )
+        ).first()
+    page = client.get("/admin/").get_data(as_text=True)
+    assert 'id="ladders"' in page and "Appel" in page
+    moved = client.post(
+        f"/admin/scenarios/{scenario.id}/etapes/{first_call.id}",
+        data={
+            "offset_days": "12",
+            "action": "call",
+            "label": "Premier appel avancé",
+            "min_amount": "",
+        },
+        headers=_htmx(token),
+    )
+    assert moved.status_code == 200, moved.get_data(as_text=True)
+    added = client.post(
+        f"/admin/scenarios/{scenario.id}/etapes",
+        data={"offset_days": "5", "action": "email", "label": "Rappel J+5", "min_amount": "500,00"},
+        headers=_htmx(token),
+    )
+    assert added.status_code == 200 and 'value="500,00"' in added.get_data(as_text=True)
+    refused = client.post(
+        f"/admin/scenarios/{scenario.id}/etapes",
+        data={"offset_days": "dix", "action": "fax", "label": ""},
+        headers=_htmx(token),
+    )
+    assert refused.status_code == 422
+    assert "Action inconnue." in refused.get_data(as_text=True)
+    with Session(engine) as session:
+        rungs = [(r.offset_days, r.label) for r in load_ladder(session) if r.segment == "standard"]
+        assert (12, "Premier appel avancé") in rungs and (5, "Rappel J+5") in rungs
+        types = session.exec(select(Event.type).where(Event.actor_id == admin.id)).all()
+    assert types.count("ladder.step_saved") == 2
+    with Session(engine) as session:
+        step_id = session.exec(
+            select(ScenarioStep.id).where(ScenarioStep.label == "Rappel J+5")
+        ).one()
+    deleted = client.post(f"/admin/etapes/{step_id}/supprimer", headers=_htmx(token))
+    assert deleted.status_code == 200 and "Rappel J+5" not in deleted.get_data(as_text=True)

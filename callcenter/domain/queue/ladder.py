@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from callcenter.config import PHONE_ACTIONS, Settings
+from callcenter.domain.audit import record_event
+from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.models import Campaign, Scenario, ScenarioStep
 
 COLLECTION_CAMPAIGN = "relance_telephone"
@@ -50,6 +52,11 @@ class LadderRung:
 
 def _condition(min_amount_cents: int) -> str | None:
     return f"{_MIN_AMOUNT}{min_amount_cents}" if min_amount_cents else None
+
+
+def min_amount_of(step: ScenarioStep) -> int:
+    """The invoice amount from which a rung applies (0: every invoice)."""
+    return _min_amount(step.condition)
 
 
 def _min_amount(condition: str | None) -> int:
@@ -165,3 +172,105 @@ def stage_for(
     if preventive is not None and preventive.is_phone:
         return preventive
     return overdue or preventive
+
+
+LADDER_ACTION_LABELS = {
+    "email": "E-mail",
+    "preventive_call": "Appel préventif",
+    "call": "Appel",
+    "letter": "Lettre de relance",
+    "formal_notice": "Mise en demeure",
+    "litigation": "Contentieux",
+}
+
+
+def save_step(
+    session: Session,
+    *,
+    scenario_id: int,
+    step_id: int | None,
+    offset_days: str,
+    action: str,
+    label: str,
+    min_amount_cents: int,
+    actor_id: int,
+) -> ScenarioStep:
+    """Add or change one rung of a segment's ladder from the administration page.
+
+    The queue follows the tables at its next refresh; ``callcenter queue sync-ladder``
+    puts ``config.toml``'s ladder back.
+    """
+    errors: dict[str, str] = {}
+    try:
+        offset = int(offset_days)
+    except ValueError:
+        offset = 0
+        errors["offset_days"] = "Le jour doit être un nombre entier (négatif : avant l'échéance)."
+    if not -90 <= offset <= 365:
+        errors["offset_days"] = "Le jour doit être compris entre J-90 et J+365."
+    if action not in LADDER_ACTION_LABELS:
+        errors["action"] = "Action inconnue."
+    label = label.strip()
+    if not label or len(label) > 120:
+        errors["label"] = "Le libellé est obligatoire (120 caractères au plus)."
+    if min_amount_cents < 0:
+        errors["min_amount"] = "Le montant minimum ne peut pas être négatif."
+    scenario = session.get(Scenario, scenario_id)
+    if scenario is None:
+        raise DomainError("Scénario introuvable.")
+    clash = session.exec(
+        select(ScenarioStep).where(
+            ScenarioStep.scenario_id == scenario_id,
+            ScenarioStep.offset_days == offset,
+            ScenarioStep.action == action,
+        )
+    ).first()
+    if clash is not None and clash.id != step_id:
+        errors["offset_days"] = "Ce scénario a déjà cette action ce jour-là."
+    if errors:
+        raise ValidationFailed(errors)
+    step = session.get(ScenarioStep, step_id) if step_id else None
+    if step_id and (step is None or step.scenario_id != scenario_id):
+        raise DomainError("Étape introuvable.")
+    before = None
+    if step is None:
+        step = ScenarioStep(scenario_id=scenario_id, offset_days=offset, action=action, label=label)
+    else:
+        before = {"offset_days": step.offset_days, "action": step.action, "label": step.label}
+    step.offset_days, step.action, step.label = offset, action, label
+    step.condition = _condition(min_amount_cents)
+    step.campaign_id = _campaigns(session).get(action)
+    session.add(step)
+    session.flush()
+    record_event(
+        session,
+        type="ladder.step_saved",
+        actor_id=actor_id,
+        payload={
+            "segment": scenario.segment,
+            "step_id": step.id,
+            "before": before,
+            "after": {"offset_days": offset, "action": action, "label": label},
+        },
+    )
+    return step
+
+
+def delete_step(session: Session, *, step_id: int, actor_id: int) -> None:
+    step = session.get(ScenarioStep, step_id)
+    if step is None:
+        raise DomainError("Étape introuvable.")
+    scenario = session.get(Scenario, step.scenario_id)
+    record_event(
+        session,
+        type="ladder.step_deleted",
+        actor_id=actor_id,
+        payload={
+            "segment": scenario.segment if scenario else None,
+            "offset_days": step.offset_days,
+            "action": step.action,
+            "label": step.label,
+        },
+    )
+    session.delete(step)
+    session.flush()
