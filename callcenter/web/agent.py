@@ -126,6 +126,7 @@ def _workspace_context(
         "scripts": available_scripts(),
         "plan_rows": PLAN_ROWS,
         "speech_enabled": bool(settings.speech.model_path),
+        "simulated_telephony": settings.telephony.provider == "simulated",
         "form": MultiDict(),
         "errors": {},
         "message": None,

@@ -16,6 +16,7 @@ import base64
 import io
 import json
 import logging
+import threading
 import time
 import wave
 from array import array
@@ -304,6 +305,56 @@ def replay_messages(
                 }
             )
     yield json.dumps({"event": "stop", "streamSid": stream_sid})
+
+
+MAX_REPLAY_BYTES = 20 * 1024 * 1024
+
+
+def send_stream(url: str, messages: list[str], *, pace_seconds: float) -> None:
+    """Play messages to the Media Streams endpoint over a real WebSocket, as Twilio does.
+
+    ``pace_seconds`` after each 20 ms frame keeps real time (0 in tests).
+    """
+    from simple_websocket import Client, ConnectionClosed
+
+    client = Client.connect(url)
+    try:
+        for raw in messages:
+            client.send(raw)
+            if pace_seconds and '"event": "media"' in raw and '"track": "outbound"' in raw:
+                time.sleep(pace_seconds)
+    except ConnectionClosed:
+        log.warning("flux audio simulé interrompu par le serveur")
+    finally:
+        client.close()
+
+
+@bp.post("/rejouer")
+def replay():
+    """Simulator only: stream an 8 kHz WAV through the live endpoint, as a call in progress."""
+    if state().settings.telephony.provider != "simulated":
+        abort(403, "Rejouer un fichier n'est possible qu'avec la téléphonie simulée.")
+    call_id = request.form.get("call_id", "")
+    call = _visible_call(int(call_id)) if call_id.isdigit() else None
+    if call is None:
+        return {"error": "Lancez d'abord un appel : aucun appel en cours."}, 422
+    upload = request.files.get("audio")
+    if upload is None or not upload.filename:
+        return {"error": "Choisissez un fichier WAV (8 kHz, 16 bits)."}, 422
+    content = upload.read(MAX_REPLAY_BYTES + 1)
+    if len(content) > MAX_REPLAY_BYTES:
+        return {"error": "Fichier trop volumineux (20 Mo au plus)."}, 422
+    try:
+        messages = list(replay_messages(content, stream_token(call.id)))
+    except (ValueError, EOFError, wave.Error) as refused:
+        return {"error": f"Fichier audio illisible : {refused}"}, 422
+    host = request.host_url.rstrip("/")
+    url = host.replace("https://", "wss://").replace("http://", "ws://") + "/parole/flux/"
+    pace = 0.0 if request.args.get("rythme") == "rapide" else FRAME_MS / 1000
+    threading.Thread(
+        target=send_stream, args=(url, messages), kwargs={"pace_seconds": pace}, daemon=True
+    ).start()
+    return {"frames": sum('"event": "media"' in m for m in messages), "url": url}, 202
 
 
 # --- the agent's screen -----------------------------------------------------------------------
