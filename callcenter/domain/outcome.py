@@ -519,19 +519,6 @@ def record_outcome(
     return OutcomeResult(call, disposition, promise, plan, dispute, callback, outbox)
 
 
-def _recap_invoices(invoices: list[Invoice]) -> list[RecapInvoice]:
-    return [
-        RecapInvoice(
-            number=i.number,
-            issue_date=day(i.issue_date),
-            due_date=day(i.due_date),
-            amount=money(i.amount_cents),
-            open_amount=money(i.open_amount_cents),
-        )
-        for i in sorted(invoices, key=lambda i: (i.due_date, i.number))
-    ]
-
-
 def _queue_recap(
     session: Session,
     *,
@@ -586,7 +573,7 @@ def _queue_recap(
         bic=settings.company.bic,
         amount=amount,
         promised_date=day(promise.promised_date) if promise else "",
-        invoices=_recap_invoices(chosen),
+        invoices=[RecapInvoice.of(i) for i in sorted(chosen, key=lambda i: (i.due_date, i.number))],
         instalments=[
             RecapInstalment(index, day(due_on), money(value))
             for index, (due_on, value) in enumerate(plan_rows, start=1)

@@ -15,6 +15,8 @@ from functools import lru_cache
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from callcenter.config import PROJECT_ROOT
+from callcenter.formatting import day, money
+from callcenter.models import Invoice
 
 EMAIL_TEMPLATES_DIR = PROJECT_ROOT / "templates" / "emails"
 
@@ -35,6 +37,16 @@ class RecapInvoice:
     due_date: str
     amount: str
     open_amount: str
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> RecapInvoice:
+        return cls(
+            invoice.number,
+            day(invoice.issue_date),
+            day(invoice.due_date),
+            money(invoice.amount_cents, invoice.currency),
+            money(invoice.open_amount_cents, invoice.currency),
+        )
 
 
 @dataclass(frozen=True)
@@ -77,7 +89,7 @@ class RenderedEmail:
 
 
 @lru_cache(maxsize=2)
-def _environment(html: bool) -> Environment:
+def email_environment(html: bool) -> Environment:
     return Environment(
         loader=FileSystemLoader(EMAIL_TEMPLATES_DIR),
         undefined=StrictUndefined,
@@ -103,6 +115,6 @@ def render_recap(context: RecapContext) -> RenderedEmail:
     if context.template not in SUBJECTS:
         raise ValueError(f"unknown recap template {context.template!r}")
     values = {"recap": context}
-    text = _environment(False).get_template(f"recap_{context.template}.txt").render(values)
-    html = _environment(True).get_template(f"recap_{context.template}.html").render(values)
+    text = email_environment(False).get_template(f"recap_{context.template}.txt").render(values)
+    html = email_environment(True).get_template(f"recap_{context.template}.html").render(values)
     return RenderedEmail(subject=recap_subject(context), text=text, html=html)

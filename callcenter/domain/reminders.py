@@ -34,7 +34,7 @@ from callcenter.domain.audit import record_event
 from callcenter.domain.outbox import enqueue_email
 from callcenter.domain.queue.ladder import DEFAULT_SEGMENT, LadderRung, load_ladder, sync_ladder
 from callcenter.domain.queue.scoring import Moments
-from callcenter.domain.recap import RecapInvoice, RenderedEmail, _environment
+from callcenter.domain.recap import RecapInvoice, RenderedEmail, email_environment
 from callcenter.formatting import day, money
 from callcenter.models import (
     Call,
@@ -111,8 +111,8 @@ def render_reminder(context: ReminderContext) -> RenderedEmail:
     if context.template not in SUBJECTS:
         raise ValueError(f"unknown reminder template {context.template!r}")
     values = {"recap": context}
-    text = _environment(False).get_template(f"{context.template}.txt").render(values)
-    html = _environment(True).get_template(f"{context.template}.html").render(values)
+    text = email_environment(False).get_template(f"{context.template}.txt").render(values)
+    html = email_environment(True).get_template(f"{context.template}.html").render(values)
     return RenderedEmail(subject=reminder_subject(context), text=text, html=html)
 
 
@@ -175,16 +175,6 @@ def _signers(
     return defaultdict(lambda: service, signers)
 
 
-def _recap_invoice(invoice: Invoice) -> RecapInvoice:
-    return RecapInvoice(
-        invoice.number,
-        day(invoice.issue_date),
-        day(invoice.due_date),
-        money(invoice.amount_cents, invoice.currency),
-        money(invoice.open_amount_cents, invoice.currency),
-    )
-
-
 def payment_reference(debtor: Debtor, invoices: list[Invoice]) -> str:
     """The account code, plus the invoice number when a single invoice is concerned."""
     if len(invoices) == 1:
@@ -245,7 +235,7 @@ def _context(
         payment_reference=payment_reference(debtor, invoices),
         iban=company.iban,
         bic=company.bic,
-        invoices=[_recap_invoice(invoice) for invoice in invoices],
+        invoices=[RecapInvoice.of(invoice) for invoice in invoices],
         **values,
     )
 

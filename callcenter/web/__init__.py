@@ -102,11 +102,13 @@ def _register_template_helpers(app: Flask, settings: Settings) -> None:
     @app.context_processor
     def product_context() -> dict[str, Any]:
         from callcenter.domain.accounts import AGENT_STATE_LABELS, ROLE_LABELS
+        from callcenter.domain.queue.ladder import SEGMENT_TITLES
 
         return {
             "app_name": settings.app.name,
             "role_labels": ROLE_LABELS,
             "agent_state_labels": AGENT_STATE_LABELS,
+            "segment_titles": SEGMENT_TITLES,
             "show_mail_catcher": not settings.is_production,
         }
 

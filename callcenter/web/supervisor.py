@@ -37,6 +37,7 @@ from callcenter.domain.calls import STATUS_LABELS
 from callcenter.domain.cockpit import DISPUTE_STATUS_LABELS, PROMISE_STATUS_LABELS, export_rows
 from callcenter.domain.errors import ValidationFailed
 from callcenter.domain.portfolio import portfolio_summary
+from callcenter.domain.queue.ladder import SEGMENT_TITLES
 from callcenter.models import Role, User
 from callcenter.web import db, htmx, state
 from callcenter.web.auth import guard_blueprint
@@ -45,7 +46,6 @@ bp = Blueprint("supervisor", __name__, url_prefix="/supervision")
 guard_blueprint(bp, Role.SUPERVISOR, Role.ADMIN)
 
 AGING_PAGE_SIZE = 50
-SEGMENT_LABELS = {"key_account": "Grand compte", "standard": "Standard", "small": "Petit compte"}
 EXPORT_HEADERS = (
     "Code compte",
     "Débiteur",
@@ -64,7 +64,7 @@ def _today() -> date:
 
 
 def segment_label(segment: str) -> str:
-    return SEGMENT_LABELS.get(segment, segment)
+    return SEGMENT_TITLES.get(segment, segment)
 
 
 @bp.get("/")

@@ -26,6 +26,7 @@ _CAMPAIGNS = {
 }
 _MIN_AMOUNT = "montant_min="
 SEGMENT_LABELS = {"standard": "standard", "key_account": "grand compte", "small": "petit compte"}
+SEGMENT_TITLES = {segment: label.capitalize() for segment, label in SEGMENT_LABELS.items()}
 
 
 @dataclass(frozen=True)
