@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from callcenter.config import QueueSettings, Settings
+from callcenter.config import Settings
 from callcenter.domain.audit import record_event
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.outbox import resend_dead_email
+from callcenter.domain.queue.overrides import (
+    QUEUE_SECTION,
+    WEIGHT_LABELS,
+    effective_settings,
+)
 from callcenter.domain.queue.refresh import refresh_debtors
 from callcenter.models import (
     Callback,
@@ -33,19 +37,6 @@ from callcenter.models import (
     User,
 )
 
-QUEUE_SECTION = "queue"
-# The score weights a supervisor may change from the cockpit, with their French labels.
-WEIGHT_LABELS: dict[str, str] = {
-    "points_per_log_euro": "Points × ln(1 + montant échu en euros)",
-    "points_per_overdue_day": "Points par jour de retard",
-    "points_per_broken_promise": "Points par promesse non tenue",
-    "points_promise_due_today": "Points si une promesse tombe aujourd'hui",
-    "points_callback_due": "Points si un rappel est échu",
-    "points_never_reached": "Points si jamais joint",
-    "points_per_day_since_contact": "Points par jour depuis le dernier appel",
-    "points_per_risk": "Points par point de risque",
-    "penalty_per_attempt_today": "Pénalité par tentative du jour",
-}
 MAX_WEIGHT = 100_000.0
 INSOLVENCY_STATUSES = (
     "procédure de sauvegarde",
@@ -89,21 +80,6 @@ def set_campaign_paused(
     )
     session.flush()
     return campaign
-
-
-def queue_overrides(session: Session) -> dict[str, Any]:
-    """The queue settings changed from the UI, by key."""
-    rows = session.exec(select(SettingOverride).where(SettingOverride.section == QUEUE_SECTION))
-    return {row.key: row.value for row in rows if row.key in WEIGHT_LABELS}
-
-
-def effective_settings(session: Session, settings: Settings) -> Settings:
-    """``settings`` with the queue weights a supervisor changed: what the next refresh uses."""
-    overrides = queue_overrides(session)
-    if not overrides:
-        return settings
-    queue = QueueSettings.model_validate(settings.queue.model_dump() | overrides)
-    return settings.model_copy(update={"queue": queue})
 
 
 def _parse_weight(key: str, raw: str) -> float | str:

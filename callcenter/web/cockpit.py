@@ -22,12 +22,9 @@ from callcenter.domain.cockpit import (
 )
 from callcenter.domain.controls import (
     INSOLVENCY_STATUSES,
-    WEIGHT_LABELS,
-    effective_settings,
     force_release,
     mark_do_not_call,
     mark_insolvent,
-    queue_overrides,
     reassign_callback,
     reassign_debtor,
     resend_email,
@@ -35,6 +32,7 @@ from callcenter.domain.controls import (
     set_queue_weights,
 )
 from callcenter.domain.errors import DomainError, ValidationFailed
+from callcenter.domain.queue.overrides import WEIGHT_LABELS, effective_settings, queue_overrides
 from callcenter.domain.timeline import describe_events
 from callcenter.models import (
     Callback,

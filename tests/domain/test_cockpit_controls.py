@@ -7,7 +7,6 @@ from sqlmodel import select
 
 from callcenter.domain.cockpit import agent_activity, search_debtors
 from callcenter.domain.controls import (
-    effective_settings,
     force_release,
     mark_do_not_call,
     mark_insolvent,
@@ -20,6 +19,7 @@ from callcenter.domain.controls import (
 from callcenter.domain.dispositions import sync_default_dispositions
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.queue import claim_next, refresh_debtors, sync_ladder
+from callcenter.domain.queue.overrides import effective_settings
 from callcenter.models import (
     Campaign,
     EmailStatus,

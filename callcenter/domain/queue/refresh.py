@@ -26,6 +26,7 @@ from callcenter.domain.queue.ladder import (
     load_ladder,
     sync_ladder,
 )
+from callcenter.domain.queue.overrides import effective_settings
 from callcenter.domain.queue.scoring import EPSILON_DAYS, THIN_SPACE, Moments, hours_text
 from callcenter.models import UTCDateTime
 
@@ -448,8 +449,6 @@ def _ids_param(d: _Dialect, ids: list[int]):
 
 
 def _run(session: Session, ids: list[int] | None, now: datetime, settings: Settings) -> int:
-    from callcenter.domain.controls import effective_settings
-
     settings = effective_settings(session, settings)
     d = _Dialect(session.get_bind().dialect.name == "postgresql")
     rungs = load_ladder(session)

@@ -20,6 +20,7 @@ from callcenter.config import Settings
 from callcenter.domain.errors import DomainError
 from callcenter.domain.queue import eligibility as el
 from callcenter.domain.queue.ladder import SEGMENT_LABELS, LadderRung, load_ladder, stage_for
+from callcenter.domain.queue.overrides import effective_settings
 from callcenter.models import (
     Call,
     Callback,
@@ -323,8 +324,6 @@ def explain_debtor(
     session: Session, *, debtor_id: int, now: datetime, settings: Settings
 ) -> Explanation:
     """Why this debtor is (or is not) in the queue, computed in Python from its rows."""
-    from callcenter.domain.controls import effective_settings
-
     settings = effective_settings(session, settings)
     moments = Moments.at(now, settings)
     facts = load_facts(session, debtor_id=debtor_id, moments=moments, settings=settings)
