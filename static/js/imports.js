@@ -1,10 +1,10 @@
 "use strict";
 
 // Upload progress of the import form: htmx reports the XHR upload progress, shown in <progress>.
+// Only the form's own request counts, not the source list fetched when the kind changes.
 document.addEventListener("htmx:xhr:progress", (event) => {
-  const form = event.target.closest ? event.target.closest("#import-form") : null;
   const bar = document.getElementById("upload-progress");
-  if (!form || !bar || !event.detail.lengthComputable) {
+  if (event.target.id !== "import-form" || !bar || !event.detail.lengthComputable) {
     return;
   }
   bar.hidden = false;
