@@ -156,6 +156,7 @@ def test_saved_mapping_is_used_by_the_next_import_and_audited(engine, tmp_path, 
     changed = [*ERP_CHOICES[:4], ("Commentaire", "currency")]
     with Session(engine) as session:
         save_column_mapping(session, kind="invoices", name="ERP", choices=changed, actor_id=user_id)
+        save_column_mapping(session, kind="invoices", name="ERP", choices=changed, actor_id=user_id)
         session.commit()
         assert load_mapping(session, name="ERP", kind="invoices")["Commentaire"] == "currency"
         assert source_names(session, kind="invoices") == ["ERP"]

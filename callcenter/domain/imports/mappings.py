@@ -170,8 +170,8 @@ def save_column_mapping(
     actor_id: int,
     now: datetime | None = None,
 ) -> ImportMapping:
-    """Validate and save the mapping of a source (replacing the one it had), with an audit
-    event holding the mapping before and after."""
+    """Validate and save the mapping of a source (replacing the one it had); a change is
+    audited with the mapping before and after, saving the same mapping again records nothing."""
     now = now or utcnow()
     mapping = check_mapping(kind, name=name, choices=choices)
     name = name.strip()
@@ -180,6 +180,8 @@ def save_column_mapping(
     ).first()
     before = dict(previous.mapping) if previous else None
     row = save_mapping(session, name=name, kind=kind, mapping=mapping, now=now)
+    if before == mapping:
+        return row
     record_event(
         session,
         type="import_mapping.saved",
