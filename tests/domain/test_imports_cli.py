@@ -59,7 +59,8 @@ def test_cli_fec_with_payment_terms_and_explicit_map(tmp_path, database_url):
         "60",
     )
     assert result.exit_code == 0, result.output
-    assert "Factures : 20 à créer" in result.output
+    assert "Factures : 0 à créer" in result.output
+    assert "153 écriture(s) client non attribuable(s)" in result.output
     assert "60 jours" in result.output
     mapped = write(tmp_path, "c.csv", "Code;Nom\nZ1;Zèbre\n")
     ok = _run(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
+from callcenter.domain.imports.fec import is_payment_type
+from callcenter.formatting import money
 from callcenter.models import Debtor, Invoice, Payment, PaymentAllocation
 from tests.conftest import shared_file
 from tests.domain.imports_helpers import do_import, messages, row_counts, write
@@ -51,16 +53,133 @@ def test_first_real_fec_bom_lettering_and_opening_balances(engine):
     assert again.counts["debtors"].unchanged == 17
 
 
-def test_second_real_fec_cash_basis_22_columns(engine):
+def test_second_real_fec_cash_basis_payment_type_sub_accounts_are_not_debtors(engine):
     report = do_import(engine, "fec", shared_file("fec/000000000FEC20231231.txt"))
     assert report.ok, report.lines()
-    assert report.counts["debtors"].created == 4
-    assert report.counts["invoices"].created == 20
-    assert report.counts["payments"].created == 133
-    assert any("DateRglt, ModeRglt, NatOp, IdClient" in note for note in report.notes)
+    assert report.counts["debtors"].total == 0
+    assert report.counts["invoices"].total == 0
+    assert report.counts["payments"].total == 0
+    assert report.skipped_count == 153
+    assert {issue.column for issue in report.skipped} == {"IdClient"}
+    assert report.skipped[0].line == 51
+    assert "CCB « RECETTE CB » : un moyen de paiement" in report.skipped[0].message
+    assert "Colonnes supplémentaires ignorées : DateRglt, ModeRglt, NatOp." in report.notes
+    [note] = [n for n in report.notes if "non attribuable" in n]
+    assert note.startswith("153 écriture(s) client non attribuable(s), ignorée(s)")
+    assert (
+        "CCB « RECETTE CB » (134), CCHQ « RECETTE CHQ » (10), CESP « RECETTE ESPECES » (7), "
+        "CVIR « RECETTES VIREMENT » (2) sont des moyens de paiement"
+    ) in note
+    assert "la colonne IdClient, vide sur ces écritures," in note
+    assert f"{money(18777084)} au débit (ventes), {money(15999914)} au crédit" in note
+    assert row_counts(engine)["debtors"] == 0
+
+
+CASH_HEADER = HEADER.rstrip("|\n") + "|DateRglt|ModeRglt|NatOp|IdClient\n"
+
+
+def _cash_line(journal, account, aux, name, piece, debit, credit, client):
+    return (
+        f"{journal}|{journal}|0|20240105|{account}|CLIENTS|{aux}|{name}|{piece}|20240105|lib|"
+        f"{debit}|{credit}||||||20240105|CH||{client}\n"
+    )
+
+
+def test_cash_basis_fec_maps_id_client_to_debtor_or_skips(engine, tmp_path):
+    text = CASH_HEADER + "".join(
+        [
+            _cash_line("ve", "411000", "CCB", "RECETTE CB", "F1", "120,00", "0,00", "DUPONT"),
+            _cash_line("bq", "411000", "CCB", "RECETTE CB", "REM", "0,00", "120,00", "DUPONT"),
+            _cash_line("ve", "411000", "CESP", "Clients espèces", "F5", "50,00", "0,00", ""),
+            _cash_line("bq", "411000", "CESP", "Clients espèces", "ESP", "0,00", "20,00", ""),
+            _cash_line(
+                "ve", "411000", "CCHQ", "Règlements chèques", "F2", "80,00", "0,00", "CMART"
+            ),
+            _cash_line("ve", "411000", "CMART", "Boulangerie Martin", "F3", "300,00", "0,00", ""),
+            _cash_line("ve", "411000", "", "", "F4", "40,00", "0,00", "LEROY"),
+            _cash_line("ve", "411000", "", "", "F6", "10,00", "0,00", ""),
+            _cash_line("ve", "706000", "", "", "F1", "0,00", "100,00", ""),
+        ]
+    )
+    path = write(tmp_path, "cash.txt", text)
+    report = do_import(engine, "fec", path)
+    assert report.ok, report.lines()
+    assert [(i.line, i.column) for i in report.skipped] == [
+        (4, "IdClient"),
+        (5, "IdClient"),
+        (9, "CompAuxNum"),
+    ]
+    assert report.counts["debtors"].created == 3
+    assert report.counts["invoices"].created == 4
+    assert report.counts["payments"].created == 1
+    assert any(
+        note.startswith("3 client(s) identifié(s) par la colonne IdClient") for note in report.notes
+    )
+    [note] = [n for n in report.notes if "non attribuable" in n]
+    assert note.startswith("2 écriture(s) client non attribuable(s)")
+    assert "CESP « Clients espèces » (2)" in note
+    assert f"{money(5000)} au débit (ventes), {money(2000)} au crédit" in note
     with Session(engine) as session:
-        shared = session.exec(select(Invoice.number).where(Invoice.number.like("01/2023%"))).all()
-        assert sorted(shared) == ["01/2023 / CCB", "01/2023 / CESP"]
+        debtors = {d.account_code: d.name for d in session.exec(select(Debtor))}
+        assert debtors == {"DUPONT": "DUPONT", "CMART": "Boulangerie Martin", "LEROY": "LEROY"}
+        owners = {
+            i.number: (code, i.open_amount_cents)
+            for i, code in session.exec(
+                select(Invoice, Debtor.account_code).join(Debtor, Debtor.id == Invoice.debtor_id)
+            )
+        }
+        assert owners == {
+            "F1": ("DUPONT", 0),
+            "F2": ("CMART", 8000),
+            "F3": ("CMART", 30000),
+            "F4": ("LEROY", 4000),
+        }
+        leroy = session.exec(select(Debtor).where(Debtor.account_code == "LEROY")).one()
+        leroy.name = "Garage Leroy"
+        session.add(leroy)
+        session.commit()
+    again = do_import(engine, "fec", path)
+    assert again.ok, again.lines()
+    assert again.counts["debtors"].unchanged == 3
+    with Session(engine) as session:
+        names = set(session.exec(select(Debtor.name)))
+        assert names == {"DUPONT", "Boulangerie Martin", "Garage Leroy"}
+
+
+def test_payment_type_sub_account_in_a_standard_fec_is_skipped(engine, tmp_path):
+    text = HEADER + "".join(
+        [
+            _line("VE", "20240105", "411000", "CA", "Alpha", "FA1", "100,00", "0,00"),
+            _line("VE", "20240105", "411000", "CCB", "Carte bancaire", "Z1", "30,00", "0,00"),
+        ]
+    )
+    report = do_import(engine, "fec", write(tmp_path, "fec.txt", text))
+    assert report.ok, report.lines()
+    assert [(i.line, i.column) for i in report.skipped] == [(3, "CompAuxNum")]
+    assert "aucune colonne IdClient" in report.skipped[0].message
+    assert report.counts["debtors"].created == 1
+    assert any("le fichier, sans colonne IdClient," in note for note in report.notes)
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        ("RECETTE CB", True),
+        ("RECETTES VIREMENT", True),
+        ("Clients espèces", True),
+        ("Carte bancaire", True),
+        ("Règlements par chèque", True),
+        ("CHEQUES VACANCES", True),
+        ("LAURENT PRIMEURS", False),
+        ("Client attente", False),
+        ("CLIENTS DIVERS", False),
+        ("Ventes à crédit", False),
+        ("Caisse d'Épargne Île-de-France", False),
+        ("", False),
+    ],
+)
+def test_payment_type_labels(label, expected):
+    assert is_payment_type(label) is expected
 
 
 def test_third_real_fec_crlf_and_411_without_auxiliary_are_reported(engine):

@@ -9,11 +9,20 @@ payments to invoices: a payment pays first the invoices lettered with the same c
 same account (codes are reused across customers), then the oldest open ones. The FEC has no
 due date: a new invoice is due at its date plus the debtor's payment terms. 411 lines without
 an auxiliary account cannot name a debtor: they are reported and skipped.
+
+Some ledgers (shops, cash-basis « comptabilité de trésorerie » FECs with the extra columns
+``DateRglt``, ``ModeRglt``, ``NatOp``, ``IdClient``) use 411 sub-accounts for means of payment
+(« RECETTE CB », « Clients espèces »): those are takings, never a debtor. Such a line (or a 411
+line without auxiliary account) belongs to the customer named by ``IdClient`` when the file
+gives one; otherwise it is skipped and the report says how many lines and how much money could
+not be attributed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,6 +36,7 @@ from callcenter.domain.imports.report import ImportReport
 from callcenter.domain.imports.sources import Table
 from callcenter.domain.imports.staging import InvoiceStage
 from callcenter.domain.imports.tabular import Progress, apply_payments
+from callcenter.formatting import money
 
 FEC_COLUMNS = (
     "JournalCode",
@@ -53,6 +63,26 @@ SIGNED_COLUMNS = ("Montant", "Sens")
 SALES_JOURNALS = frozenset({"VE", "VT", "VTE", "VEN", "VENT", "VENTE", "VENTES"})
 CUSTOMER_ACCOUNT_PREFIX = "411"
 MAX_NUMBER = 60
+CLIENT_ID_COLUMN = "IdClient"
+# Words naming a means of payment, and the generic words that may surround them in the label of
+# a 411 sub-account (« RECETTE CB », « CLIENTS ESPECES », « Règlements par carte bancaire »).
+PAYMENT_WORDS = frozenset(
+    {
+        *("CB", "CARTE", "CARTES", "TPE", "CHQ", "CHQS", "CHEQUE", "CHEQUES", "ANCV"),
+        *("TICKET", "TICKETS", "ESP", "ESPECE", "ESPECES", "LIQUIDE", "LIQUIDES"),
+        *("NUMERAIRE", "NUMERAIRES", "CAISSE", "VIR", "VIRT", "VIREMENT", "VIREMENTS"),
+        *("PRLV", "PRELEVEMENT", "PRELEVEMENTS", "SEPA", "AMEX", "VISA", "MASTERCARD"),
+        *("PAYPAL", "STRIPE", "SUMUP", "LYDIA"),
+    }
+)
+PAYMENT_FILLER_WORDS = frozenset(
+    {
+        *("RECETTE", "RECETTES", "CLIENT", "CLIENTS", "VENTE", "VENTES", "COMPTANT"),
+        *("REGLEMENT", "REGLEMENTS", "RGLT", "ENCAISSEMENT", "ENCAISSEMENTS", "REMISE"),
+        *("REMISES", "REM", "BANCAIRE", "BANCAIRES", "BLEUE", "CREDIT", "VACANCES"),
+        *("RESTAURANT", "TITRE", "TITRES", "PAR", "EN", "DE", "DES", "DU", "ET", "A"),
+    }
+)
 
 
 @dataclass
@@ -63,6 +93,48 @@ class _Invoice:
     issue: date
     amount: int = 0
     letters: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Unattributed:
+    """411 lines on means-of-payment sub-accounts that no ``IdClient`` attributes."""
+
+    lines: Counter[tuple[str, str]] = field(default_factory=Counter)
+    debit: int = 0
+    credit: int = 0
+
+    def note(self, has_client_column: bool) -> str:
+        accounts = ", ".join(
+            f"{_sub_account(account, label)} ({count})"
+            for (account, label), count in sorted(self.lines.items())
+        )
+        why = (
+            "la colonne IdClient, vide sur ces écritures,"
+            if has_client_column
+            else "le fichier, sans colonne IdClient,"
+        )
+        total = sum(self.lines.values())
+        return (
+            f"{total} écriture(s) client non attribuable(s), ignorée(s) : les sous-comptes 411 "
+            f"{accounts} sont des moyens de paiement (recettes encaissées), pas des clients, et "
+            f"{why} ne permet pas de retrouver le client. Aucun débiteur n'est créé pour eux. "
+            f"Montants non attribués : {money(self.debit)} au débit (ventes), "
+            f"{money(self.credit)} au crédit (règlements)."
+        )
+
+
+def _sub_account(account: str, label: str) -> str:
+    return f"{account} « {label} »" if label else account
+
+
+def is_payment_type(label: str) -> bool:
+    """A 411 sub-account whose label names only a means of payment (« RECETTE CB », « Carte
+    bancaire », « Clients espèces ») collects takings: it is not a customer."""
+    text = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode().upper()
+    words = re.findall(r"[A-Z0-9]+", text)
+    return any(word in PAYMENT_WORDS for word in words) and all(
+        word in PAYMENT_WORDS or word in PAYMENT_FILLER_WORDS for word in words
+    )
 
 
 @dataclass
@@ -105,16 +177,22 @@ def import_fec(
         )
         return
     col = {name: index[normalise_header(name)] for name in wanted}
+    client_col = index.get(normalise_header(CLIENT_ID_COLUMN))
+    if client_col is not None:
+        col[CLIENT_ID_COLUMN] = client_col
     extra = [
         t
         for t in table.header
-        if t and normalise_header(t) not in {normalise_header(n) for n in wanted}
+        if t and normalise_header(t) not in {normalise_header(n) for n in col}
     ]
     if extra:
         report.notes.append(f"Colonnes supplémentaires ignorées : {', '.join(extra)}.")
     width = max(col.values()) + 1
 
     names: dict[str, tuple[int, str]] = {}
+    by_client_id: dict[str, int] = {}
+    unattributed = _Unattributed()
+    no_client_id = "IdClient est vide" if client_col is not None else "aucune colonne IdClient"
     invoices: dict[tuple[str, str], _Invoice] = {}
     credits: list[_Credit] = []
     occurrences: Counter[str] = Counter()
@@ -129,7 +207,26 @@ def import_fec(
         if not account_number.startswith(CUSTOMER_ACCOUNT_PREFIX):
             continue
         account = cells[col["CompAuxNum"]].strip()
-        if not account:
+        label = cells[col["CompAuxLib"]].strip()
+        payment_type = bool(account) and is_payment_type(label or account)
+        client_id = cells[client_col].strip() if client_col is not None else ""
+        if (payment_type or not account) and client_id:
+            by_client_id.setdefault(client_id, line)
+            account, label = client_id, ""
+        elif payment_type:
+            amount = _amount(report, line, cells, col, signed, quiet=True) or 0
+            unattributed.lines[(account, label)] += 1
+            unattributed.debit += max(amount, 0)
+            unattributed.credit += max(-amount, 0)
+            report.skip(
+                line,
+                CLIENT_ID_COLUMN if client_col is not None else "CompAuxNum",
+                f"Sous-compte client {_sub_account(account, label)} : un moyen de paiement, "
+                f"pas un client, et {no_client_id} : écriture non attribuable à un client, "
+                "ignorée.",
+            )
+            continue
+        elif not account:
             report.skip(
                 line,
                 "CompAuxNum",
@@ -148,8 +245,8 @@ def import_fec(
         piece_date = _date(report, line, piece_text, "PieceDate") if piece_text else entry_date
         if amount is None or entry_date is None or piece_date is None:
             continue
-        name = cells[col["CompAuxLib"]].strip() or account
-        names.setdefault(account, (line, name[:200]))
+        if label or account not in by_client_id:
+            names.setdefault(account, (line, (label or account)[:200]))
         piece = " ".join(cells[col["PieceRef"]].split())
         letter = cells[col["EcritureLet"]].strip()
         if amount > 0:
@@ -186,10 +283,18 @@ def import_fec(
             )
     if not report.ok:
         return
-    if not customer_lines:
+    if unattributed.lines:
+        report.notes.append(unattributed.note(client_col is not None))
+    elif not customer_lines:
         report.notes.append(
             "Aucune écriture client (compte 411 avec compte auxiliaire) dans ce FEC."
         )
+    if by_client_id:
+        report.notes.append(
+            f"{len(by_client_id)} client(s) identifié(s) par la colonne IdClient (écritures "
+            "sur un sous-compte 411 de moyen de paiement ou sans compte auxiliaire)."
+        )
+        _name_client_ids(session, names, by_client_id)
     report.notes.append(
         "Le FEC ne contient pas d'échéance : l'échéance d'une nouvelle facture est sa date de "
         f"pièce plus le délai de paiement du débiteur ({default_terms} jours pour un nouveau "
@@ -254,22 +359,44 @@ def import_fec(
         progress(*table.progress())
 
 
-def _amount(report: ImportReport, line: int, cells: list[str], col: dict[str, int], signed: bool):
-    """Debit minus credit, in cents (``Montant`` + ``Sens`` in the signed variant)."""
+def _amount(
+    report: ImportReport,
+    line: int,
+    cells: list[str],
+    col: dict[str, int],
+    signed: bool,
+    *,
+    quiet: bool = False,
+):
+    """Debit minus credit, in cents (``Montant`` + ``Sens`` in the signed variant); ``quiet``
+    (a line that is skipped anyway) reports no error."""
     try:
         if signed:
             value = v.cents(cells[col["Montant"]] or "0", allow_negative=True)
             sense = cells[col["Sens"]].strip().upper()
             if sense not in ("D", "C", "+1", "-1", "1"):
-                report.error(line, "Sens", f"Sens « {sense} » invalide : attendu D ou C.")
+                if not quiet:
+                    report.error(line, "Sens", f"Sens « {sense} » invalide : attendu D ou C.")
                 return None
             return value if sense in ("D", "+1", "1") else -value
         debit = v.cents(cells[col["Debit"]] or "0", allow_negative=True)
         credit = v.cents(cells[col["Credit"]] or "0", allow_negative=True)
         return debit - credit
     except v.BadValue as bad:
-        report.error(line, "Debit/Credit", bad.message)
+        if not quiet:
+            report.error(line, "Debit/Credit", bad.message)
         return None
+
+
+def _name_client_ids(
+    session: Session, names: dict[str, tuple[int, str]], by_client_id: dict[str, int]
+) -> None:
+    """A customer known only by ``IdClient`` takes the label of the file's sub-account with the
+    same code, else keeps the name already stored, else is named by the code itself."""
+    unnamed = {code: line for code, line in by_client_id.items() if code not in names}
+    stored = debtor_ids(session, unnamed)
+    for code, line in unnamed.items():
+        names[code] = (line, "" if code in stored else code[:200])
 
 
 def _date(report: ImportReport, line: int, raw: str, column: str) -> date | None:
