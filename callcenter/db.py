@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,9 @@ from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 READ_ONLY_OPTION = "callcenter_read_only"
+_TURN_HELD = "callcenter_write_turn"
+_write_turns: dict[str, threading.Lock] = {}
+_write_turns_guard = threading.Lock()
 
 
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
@@ -31,7 +35,7 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         sa.event.listen(engine, "connect", _configure_sqlite)
-        sa.event.listen(engine, "begin", _begin_sqlite)
+        _take_write_turns(engine, str(url))
         return engine
     return sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
@@ -46,15 +50,51 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _begin_sqlite(connection) -> None:
-    """Take SQLite's write lock at BEGIN so that concurrent writers queue instead of failing.
+def _take_write_turns(engine: Engine, key: str) -> None:
+    """Take SQLite's write lock at BEGIN, the writers of this process one at a time.
 
-    A read-only unit of work (``read_only=True``) begins deferred and never blocks writers.
+    A write transaction begins with BEGIN IMMEDIATE so that concurrent writers queue instead
+    of failing later. Before it, the writer waits for its turn on a lock shared by every
+    engine of this process on that file, given back once the transaction has committed or
+    rolled back: threads then wait on a lock that wakes them at once, not on SQLite's busy
+    handler, which polls the file lock with sleeps of up to 100 ms and made the slowest
+    writes very slow under many agents. The file lock stays the guarantee (other processes,
+    and a turn not obtained within the busy timeout). A read-only unit of work
+    (``read_only=True``) begins deferred, takes no turn and never blocks writers.
     """
-    if connection.get_execution_options().get(READ_ONLY_OPTION):
-        connection.exec_driver_sql("BEGIN")
-    else:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    with _write_turns_guard:
+        turn = _write_turns.setdefault(key, threading.Lock())
+
+    def begin(connection) -> None:
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            connection.exec_driver_sql("BEGIN")
+            return
+        connection.info[_TURN_HELD] = turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            end(connection, commit=False)
+            raise
+
+    def end(connection, *, commit: bool) -> None:
+        """Finish the transaction on the driver connection first, then give the turn back;
+        SQLAlchemy's own COMMIT or ROLLBACK that follows finds no transaction and does
+        nothing."""
+        if not connection.info.pop(_TURN_HELD, False):
+            return
+        try:
+            if not connection.invalidated:
+                driver = connection.connection.dbapi_connection
+                if commit:
+                    driver.commit()
+                else:
+                    driver.rollback()
+        finally:
+            turn.release()
+
+    sa.event.listen(engine, "begin", begin)
+    sa.event.listen(engine, "commit", lambda connection: end(connection, commit=True))
+    sa.event.listen(engine, "rollback", lambda connection: end(connection, commit=False))
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -268,9 +268,20 @@ class ScenarioStep(SQLModel, table=True):
     condition: str | None = Field(default=None, max_length=200)
 
 
+HELD_STATE = sa.text("state = 'claimed'")
+
+
 class QueueItem(SQLModel, table=True):
     __tablename__ = "queue_items"
-    __table_args__ = (sa.Index("ix_queue_items_state_score", "state", "score"),)
+    __table_args__ = (
+        sa.Index("ix_queue_items_state_score", "state", "score"),
+        sa.Index(
+            "ix_queue_items_holder",
+            "claimed_by_id",
+            sqlite_where=HELD_STATE,
+            postgresql_where=HELD_STATE,
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     debtor_id: int = Field(foreign_key="debtors.id", unique=True)

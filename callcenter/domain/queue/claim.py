@@ -3,15 +3,15 @@
 ``claim_next`` gives the best eligible debtor: first a due personal callback of that agent,
 then the highest score, never a debtor held by someone else nor one reserved by another
 agent's personal callback before its reassignment time. The pick and the claim are one
-guarded UPDATE (``… WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) AND state = 'ready'``): on
-PostgreSQL concurrent claimers skip each other's locked rows; on SQLite the write lock taken
-at BEGIN IMMEDIATE serialises them. An expired lease returns the debtor to the queue.
+guarded UPDATE (``… WHERE id = COALESCE((SELECT … FOR UPDATE SKIP LOCKED), …) AND state =
+'ready'``), one round trip: on PostgreSQL concurrent claimers skip each other's locked rows;
+on SQLite the write lock taken at BEGIN IMMEDIATE serialises them. A debtor whose lease has
+expired is claimable again as it stands (the refresh also returns it to ``ready``).
 The caller commits.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from callcenter.config import Settings
-from callcenter.db import SQLITE_BUSY_TIMEOUT_MS
 from callcenter.domain.audit import record_event
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.queue.eligibility import calling_window
@@ -46,61 +45,40 @@ class Claim:
     personal_callback: bool = False
 
 
-_sqlite_turns: dict[str, threading.Lock] = {}
-_sqlite_turns_guard = threading.Lock()
-
-
-def _wait_turn_on_sqlite(session: Session) -> None:
-    """On SQLite, claimers of one process queue on a lock instead of polling the file lock.
-
-    SQLite's busy handler retries a locked database after sleeps of up to 100 ms, which makes
-    the slowest claims very slow when many agents claim at once. Claims from this process wait
-    their turn on a lock released when the caller's transaction ends; the database lock stays
-    the guarantee (the turn is only about latency, and is given up after the busy timeout).
-    """
-    bind = session.get_bind()
-    if bind.dialect.name != "sqlite" or session.in_transaction():
-        return
-    key = str(bind.url)
-    with _sqlite_turns_guard:
-        turn = _sqlite_turns.setdefault(key, threading.Lock())
-    if not turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
-        return
-
-    def give_back(_session, _transaction) -> None:
-        turn.release()
-
-    sa.event.listen(session, "after_transaction_end", give_back, once=True)
-
-
 def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-# Statements are built once, with bound parameters, so a claim only executes cached SQL.
+# The statement is built once, with bound parameters, so a claim only executes cached SQL.
 _NOW = sa.bindparam("now", type_=_q.c.lease_until.type)
 _AGENT = sa.bindparam("agent", type_=sa.Integer())
-_CLAIMABLE = sa.and_(
-    _q.c.state == QueueState.READY,
-    sa.or_(_q.c.next_eligible_at.is_(None), _q.c.next_eligible_at <= _NOW),
-    ~sa.exists().where(Campaign.id == _q.c.campaign_id, Campaign.paused),
+_LEASE_UNTIL = sa.bindparam("lease_until", type_=_q.c.lease_until.type)
+# States are written into the SQL text, not bound, so that PostgreSQL's cached generic plan
+# of the claim can use the partial index of held rows.
+_READY = sa.literal_column(f"'{QueueState.READY.value}'")
+_CLAIMED = sa.literal_column(f"'{QueueState.CLAIMED.value}'")
+_PENDING = sa.literal_column(f"'{CallbackStatus.PENDING.value}'")
+_EXPIRED = sa.and_(_q.c.state == _CLAIMED, _q.c.lease_until <= _NOW)
+_NOT_PAUSED = ~sa.exists().where(Campaign.id == _q.c.campaign_id, Campaign.paused)
+_DUE = sa.or_(_q.c.next_eligible_at.is_(None), _q.c.next_eligible_at <= _NOW)
+_HELD = sa.and_(_q.c.state == _CLAIMED, _q.c.claimed_by_id == _AGENT, _q.c.lease_until > _NOW)
+_OWN = sa.select(_q.c.id).where(_HELD).limit(1)
+_MY_DUE_CALLBACK = sa.and_(
+    _cb.c.status == _PENDING,
+    _cb.c.personal,
+    _cb.c.agent_id == _AGENT,
+    _cb.c.due_at <= _NOW,
 )
 _PERSONAL = (
     sa.select(_q.c.id)
     .join(_cb, _cb.c.debtor_id == _q.c.debtor_id)
-    .where(
-        _CLAIMABLE,
-        _cb.c.status == CallbackStatus.PENDING,
-        _cb.c.personal,
-        _cb.c.agent_id == _AGENT,
-        _cb.c.due_at <= _NOW,
-    )
+    .where(sa.or_(_q.c.state == _READY, _EXPIRED), _DUE, _NOT_PAUSED, _MY_DUE_CALLBACK)
     .order_by(_cb.c.due_at)
     .limit(1)
 )
 _RESERVED = sa.exists().where(
     _cb.c.debtor_id == _q.c.debtor_id,
-    _cb.c.status == CallbackStatus.PENDING,
+    _cb.c.status == _PENDING,
     _cb.c.personal,
     _cb.c.agent_id != _AGENT,
     sa.or_(
@@ -111,41 +89,54 @@ _RESERVED = sa.exists().where(
         ),
     ),
 )
-_GENERAL = sa.select(_q.c.id).where(_CLAIMABLE, ~_RESERVED).order_by(_q.c.score.desc()).limit(1)
-_ZONE = (
-    sa.select(Debtor.time_zone).where(Debtor.id == _q.c.debtor_id).scalar_subquery().label("zone")
-)
 
 
-def _take_statement(candidate, postgres: bool):
-    if postgres:
-        candidate = candidate.with_for_update(skip_locked=True, of=_q)
+def _best(state) -> sa.Select:
+    """The best row of one state by score (read down the (state, score) index)."""
     return (
-        sa.update(_q)
-        .where(_q.c.id == candidate.scalar_subquery(), _q.c.state == QueueState.READY)
-        .values(
-            state=QueueState.CLAIMED,
-            claimed_by_id=_AGENT,
-            claimed_at=_NOW,
-            lease_until=sa.bindparam("lease_until", type_=_q.c.lease_until.type),
-        )
-        .returning(_q.c.id, _q.c.debtor_id, _ZONE)
+        sa.select(_q.c.id)
+        .where(state, _DUE, _NOT_PAUSED, ~_RESERVED)
+        .order_by(_q.c.score.desc())
+        .limit(1)
     )
 
 
-_TAKE = {
-    (personal, postgres): _take_statement(_PERSONAL if personal else _GENERAL, postgres)
-    for personal in (True, False)
-    for postgres in (True, False)
-}
-_EXPIRE = (
-    sa.update(_q)
-    .where(_q.c.state == QueueState.CLAIMED, _q.c.lease_until <= _NOW)
-    .values(state=QueueState.READY, claimed_by_id=None, claimed_at=None, lease_until=None)
+_ZONE = (
+    sa.select(Debtor.time_zone).where(Debtor.id == _q.c.debtor_id).scalar_subquery().label("zone")
 )
-_CURRENT = sa.select(_q.c.id, _q.c.debtor_id, _q.c.lease_until).where(
-    _q.c.claimed_by_id == _AGENT, _q.c.state == QueueState.CLAIMED, _q.c.lease_until > _NOW
+_PERSONAL_FLAG = (
+    sa.exists().where(_cb.c.debtor_id == _q.c.debtor_id, _MY_DUE_CALLBACK).label("personal")
 )
+
+
+def _take_statement(postgres: bool):
+    """One statement per claim: the debtor the agent already holds, else their due personal
+    callback, else the best ready row, else the best row whose lease has expired (the refresh
+    also returns those to the ready rows). Each candidate query runs only if the previous one
+    found nothing (COALESCE of scalar subqueries)."""
+    candidates = [_PERSONAL, _best(_q.c.state == _READY), _best(_EXPIRED)]
+    if postgres:
+        candidates = [c.with_for_update(skip_locked=True, of=_q) for c in candidates]
+    candidate = sa.func.coalesce(_OWN.scalar_subquery(), *(c.scalar_subquery() for c in candidates))
+    return (
+        sa.update(_q)
+        .where(
+            _q.c.id == candidate,
+            sa.or_(_q.c.state == _READY, _EXPIRED, _HELD),
+        )
+        .values(
+            state=_CLAIMED,
+            claimed_by_id=_AGENT,
+            claimed_at=sa.case((_HELD, _q.c.claimed_at), else_=_NOW),
+            lease_until=_LEASE_UNTIL,
+        )
+        .returning(_q.c.id, _q.c.debtor_id, _ZONE, _PERSONAL_FLAG)
+    )
+
+
+_TAKE = {postgres: _take_statement(postgres) for postgres in (True, False)}
+# Planning the claim anew costs more than running it; its cached generic plan is as good.
+_GENERIC_PLAN = sa.text("SET LOCAL plan_cache_mode = force_generic_plan")
 
 
 def _close_zone(session: Session, *, item_id: int, zone: str, reason: str) -> None:
@@ -176,32 +167,27 @@ def claim_next(
 ) -> Claim | None:
     """Reserve the agent's next debtor, or None when the queue is empty for them.
 
-    An agent already holding a live claim gets that one back (a double click takes nothing).
+    An agent already holding a live claim gets that one back with a renewed lease (a double
+    click takes nothing).
     """
     settings = settings or Settings()
-    _wait_turn_on_sqlite(session)
     params = {
         "agent": agent_id,
         "now": now,
         "lease_until": now + lease,
         "reassign_before": now - timedelta(minutes=settings.queue.callback_reassign_minutes),
     }
-    held = session.execute(_CURRENT, params).first()
-    if held is not None:
-        return Claim(held.id, held.debtor_id, held.lease_until)
-    session.execute(_EXPIRE, params)
     postgres = _postgres(session)
+    if postgres:
+        session.execute(_GENERIC_PLAN)
+    statement = _TAKE[postgres]
     for _attempt in range(MAX_WINDOW_RETRIES):
-        personal = True
-        row = session.execute(_TAKE[True, postgres], params).first()
-        if row is None:
-            personal = False
-            row = session.execute(_TAKE[False, postgres], params).first()
+        row = session.execute(statement, params).first()
         if row is None:
             return None
         window = calling_window(row.zone, now, settings.queue)
         if window.open:
-            return Claim(row.id, row.debtor_id, params["lease_until"], personal)
+            return Claim(row.id, row.debtor_id, params["lease_until"], bool(row.personal))
         _close_zone(session, item_id=row.id, zone=row.zone, reason=window.reason or "")
     return None
 
