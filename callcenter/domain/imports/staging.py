@@ -28,14 +28,6 @@ COLUMNS = (
     "currency",
 )
 StageRow = tuple[int, str, str, str | None, str | None, int | None, int | None, str]
-NULL = "\\N"
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value: str) -> str:
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return value.translate(_COPY_ESCAPES)
-    return value
 
 
 class InvoiceStage:
@@ -71,20 +63,13 @@ class InvoiceStage:
                 f"INSERT INTO temp.{STAGE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(batch)
             )
             return
-        lines = []
-        for line, number, account, issue, due, amount, open_amount, currency in batch:
-            lines.append(
-                f"{line}\t{_copy_text(number)}\t{_copy_text(account)}\t{issue or NULL}\t"
-                f"{due or NULL}\t{NULL if amount is None else amount}\t"
-                f"{NULL if open_amount is None else open_amount}\t"
-                f"{_copy_text(currency)}\n"
-            )
         driver = self.connection.connection.driver_connection
         with (
             driver.cursor() as cursor,
             cursor.copy(f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN") as copy,
         ):
-            copy.write("".join(lines))
+            for row in batch:
+                copy.write_row(row)
 
     def _sql(self, statement: str, **params):
         return self.connection.execute(sa.text(statement), params)
