@@ -185,18 +185,24 @@ def users_create(email: str, full_name: str, role: str, password: str) -> None:
 
 @main.command("web")
 def web() -> None:
-    """Sert l'application web (gunicorn, threads) sur l'adresse de la configuration."""
+    """Sert l'application web (gunicorn, processus et threads) à l'adresse configurée."""
     from gunicorn.app.base import BaseApplication
 
     settings = _state().settings
+    engine = _state().engine
     app = current_app._get_current_object()
+
+    def fresh_pool(_server, _worker) -> None:
+        """A forked worker must not share the parent's database connections."""
+        engine.dispose(close=False)
 
     class Server(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{settings.web.host}:{settings.web.port}")
-            self.cfg.set("workers", 1)
+            self.cfg.set("workers", settings.web.workers)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", settings.web.threads)
+            self.cfg.set("post_fork", fresh_pool)
             self.cfg.set("accesslog", "-")
 
         def load(self):

@@ -53,6 +53,7 @@ class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=5000, ge=1, le=65535)
     threads: int = Field(default=8, ge=1, le=64)
+    workers: int = Field(default=1, ge=1, le=16)
     session_hours: int = Field(default=10, ge=1, le=24)
 
 

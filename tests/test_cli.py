@@ -1,9 +1,17 @@
 """The ``callcenter`` command, run as an operator would, against a configured database."""
 
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
 import sqlalchemy as sa
 from click.testing import CliRunner
 
 from callcenter.cli import main
+from tests.smtp_server import free_port
 
 
 def _run(tmp_path, database_url, *args, input=None):
@@ -60,3 +68,44 @@ def test_bad_configuration_stops_with_the_key_named(tmp_path):
     result = CliRunner().invoke(main, ["db", "upgrade"], env={"CALLCENTER_CONFIG": str(config)})
     assert result.exit_code == 2
     assert "web.port" in result.output
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def test_web_serves_from_the_configured_number_of_worker_processes(tmp_path, database_url):
+    assert _run(tmp_path, database_url, "db", "upgrade").exit_code == 0
+    port = free_port()
+    config = tmp_path / "web.toml"
+    config.write_text(
+        f'[database]\nurl = "{database_url}"\n[app]\ndata_dir = "{tmp_path}/var"\n'
+        f"[web]\nport = {port}\nworkers = 2\nthreads = 2\n"
+    )
+    environment = {
+        **os.environ,
+        "CALLCENTER_CONFIG": str(config),
+        "CALLCENTER_SECRET_KEY": "k" * 40,
+    }
+    command = Path(sys.executable).with_name("callcenter")
+    url = f"http://127.0.0.1:{port}/connexion"
+    log = (tmp_path / "web.log").open("wb")
+    server = subprocess.Popen([str(command), "web"], env=environment, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 30
+        statuses = []
+        while time.monotonic() < deadline and len(statuses) < 6:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as page:
+                    statuses.append(page.status)
+            except OSError:
+                time.sleep(0.2)
+        while time.monotonic() < deadline and len(_children(server.pid)) < 2:
+            time.sleep(0.2)
+        assert statuses == [200] * 6, (tmp_path / "web.log").read_text()
+        assert len(_children(server.pid)) == 2, (tmp_path / "web.log").read_text()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()

@@ -53,8 +53,8 @@ def _postgres(session: Session) -> bool:
 _NOW = sa.bindparam("now", type_=_q.c.lease_until.type)
 _AGENT = sa.bindparam("agent", type_=sa.Integer())
 _LEASE_UNTIL = sa.bindparam("lease_until", type_=_q.c.lease_until.type)
-# States are written into the SQL text, not bound, so that PostgreSQL's cached generic plan
-# of the claim can use the partial index of held rows.
+# States are written into the SQL text, not bound, so that the planner can match the partial
+# index of held rows whatever plan it keeps.
 _READY = sa.literal_column(f"'{QueueState.READY.value}'")
 _CLAIMED = sa.literal_column(f"'{QueueState.CLAIMED.value}'")
 _PENDING = sa.literal_column(f"'{CallbackStatus.PENDING.value}'")
@@ -135,8 +135,6 @@ def _take_statement(postgres: bool):
 
 
 _TAKE = {postgres: _take_statement(postgres) for postgres in (True, False)}
-# Planning the claim anew costs more than running it; its cached generic plan is as good.
-_GENERIC_PLAN = sa.text("SET LOCAL plan_cache_mode = force_generic_plan")
 
 
 def _close_zone(session: Session, *, item_id: int, zone: str, reason: str) -> None:
@@ -177,10 +175,7 @@ def claim_next(
         "lease_until": now + lease,
         "reassign_before": now - timedelta(minutes=settings.queue.callback_reassign_minutes),
     }
-    postgres = _postgres(session)
-    if postgres:
-        session.execute(_GENERIC_PLAN)
-    statement = _TAKE[postgres]
+    statement = _TAKE[_postgres(session)]
     for _attempt in range(MAX_WINDOW_RETRIES):
         row = session.execute(statement, params).first()
         if row is None:
