@@ -245,27 +245,17 @@ def map_columns(batch_id: int):
             "imports/home.html", 409, batches=_recent(), report=None, batch=None, form_error=GONE
         )
     choices = proposed_choices(batch.kind, found.header, None, found.samples)
-    for position, choice in enumerate(choices):
-        choice.chosen = request.form.get(f"column-{position}", "").strip()
     name = request.form.get("mapping_name", "")
+    errors = _save_posted_choices(batch.kind, name, choices)
     session = db()
-    try:
-        save_column_mapping(
-            session,
-            kind=batch.kind,
-            name=name,
-            choices=[(choice.header, choice.chosen) for choice in choices],
-            actor_id=current_user.id,
-        )
-    except ValidationFailed as refused:
-        session.rollback()
+    if errors:
         return _page(
             "imports/home.html",
             422,
             batches=_recent(),
             report=_stored_report(batch),
             batch=batch,
-            columns=_columns_form(batch, choices=choices, name=name, errors=refused.errors),
+            columns=_columns_form(batch, choices=choices, name=name, errors=errors),
         )
     batch.mapping_name = name.strip()
     session.commit()
@@ -366,12 +356,9 @@ def edit_mapping(mapping_id: int):
     return _mappings_page(editing=_editing(_mapping(mapping_id)))
 
 
-@bp.post("/correspondances/<int:mapping_id>")
-def update_mapping(mapping_id: int):
-    """Change the field of each column of a saved mapping (same columns, same source)."""
-    row = _mapping(mapping_id)
-    name, kind = row.name, row.kind
-    choices = proposed_choices(kind, list(row.mapping), row.mapping)
+def _save_posted_choices(kind: str, name: str, choices) -> dict[str, str] | None:
+    """Take each column's field from the form and save the mapping in the request's
+    transaction; the French errors, with nothing saved, when it is refused."""
     for position, choice in enumerate(choices):
         choice.chosen = request.form.get(f"column-{position}", "").strip()
     session = db()
@@ -385,10 +372,22 @@ def update_mapping(mapping_id: int):
         )
     except ValidationFailed as refused:
         session.rollback()
+        return refused.errors
+    return None
+
+
+@bp.post("/correspondances/<int:mapping_id>")
+def update_mapping(mapping_id: int):
+    """Change the field of each column of a saved mapping (same columns, same source)."""
+    row = _mapping(mapping_id)
+    name, kind = row.name, row.kind
+    choices = proposed_choices(kind, list(row.mapping), row.mapping)
+    errors = _save_posted_choices(kind, name, choices)
+    if errors:
         return _mappings_page(
-            422, editing=_editing(_mapping(mapping_id), choices=choices, errors=refused.errors)
+            422, editing=_editing(_mapping(mapping_id), choices=choices, errors=errors)
         )
-    session.commit()
+    db().commit()
     page, status = _mappings_page(notice=f"Correspondance « {name} » enregistrée.")
     return page, status, {"HX-Push-Url": url_for("imports.mappings")}
 
