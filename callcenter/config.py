@@ -115,6 +115,10 @@ class LetterSettings(_Section):
     payment_deadline_days: int = Field(default=8, ge=1, le=60)
 
 
+class ImportSettings(_Section):
+    keep_uploads_days: int = Field(default=7, ge=1, le=90)
+
+
 class RecordingSettings(_Section):
     enabled: bool = False
     retention_months: int = Field(default=6, ge=1, le=120)
@@ -324,6 +328,7 @@ class Settings(_Section):
     workspace: WorkspaceSettings = WorkspaceSettings()
     letters: LetterSettings = LetterSettings()
     recordings: RecordingSettings = RecordingSettings()
+    imports: ImportSettings = ImportSettings()
     speech: SpeechSettings = SpeechSettings()
     cockpit: CockpitSettings = CockpitSettings()
     demo: DemoSettings = DemoSettings()
@@ -339,6 +344,11 @@ class Settings(_Section):
     @property
     def data_path(self) -> Path:
         return _resolve(self._base_dir, self.app.data_dir)
+
+    @property
+    def uploads_path(self) -> Path:
+        """Where uploaded import files wait between their check and their apply."""
+        return self.data_path / "imports"
 
     @property
     def database_url(self) -> str:

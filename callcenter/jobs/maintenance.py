@@ -1,11 +1,13 @@
-"""Housekeeping jobs: the queue's full refresh and the purge of old call recordings."""
+"""Housekeeping jobs: the queue's full refresh, the purge of old call recordings and of
+uploaded import files left unapplied."""
 
 from __future__ import annotations
 
 import calendar
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, or_, select
@@ -14,7 +16,7 @@ from callcenter.db import session_scope
 from callcenter.domain.audit import record_event
 from callcenter.domain.queue import refresh_all
 from callcenter.jobs.context import JobContext
-from callcenter.models import Call, utcnow
+from callcenter.models import Call, ImportBatch, utcnow
 
 log = logging.getLogger("callcenter.scheduler")
 
@@ -122,3 +124,44 @@ def recording_purge_job(context: JobContext) -> None:
     report = purge_recordings(context)
     if report.purged or report.failed:
         log.info("enregistrements : %s supprimés, %s à réessayer", report.purged, report.failed)
+
+
+def purge_import_uploads(context: JobContext, *, now: datetime | None = None) -> int:
+    """Delete the uploaded import files older than ``[imports] keep_uploads_days``.
+
+    An uploaded file holds debtors' personal data: it is kept only while it can still be
+    applied or checked again. Its batch keeps the report and forgets the file (applying it
+    then asks for the file again); a file that no batch names (an upload cut off before
+    its batch was saved) goes by its age on disk. Returns how many files were deleted.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(days=context.settings.imports.keep_uploads_days)
+    directory = context.settings.uploads_path
+    deleted = 0
+    with session_scope(context.engine) as session:
+        named = set()
+        for batch in session.exec(
+            select(ImportBatch).where(col(ImportBatch.stored_path).is_not(None))
+        ):
+            if batch.created_at >= cutoff:
+                named.add(batch.stored_path)
+                continue
+            path = Path(batch.stored_path)
+            if path.exists():
+                path.unlink()
+                deleted += 1
+            batch.stored_path = None
+            session.add(batch)
+    if directory.is_dir():
+        for path in directory.iterdir():
+            modified = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+            if path.is_file() and str(path) not in named and modified < cutoff:
+                path.unlink()
+                deleted += 1
+    return deleted
+
+
+def import_upload_purge_job(context: JobContext) -> None:
+    deleted = purge_import_uploads(context)
+    if deleted:
+        log.info("imports : %s fichier(s) envoyé(s) supprimé(s)", deleted)

@@ -25,7 +25,11 @@ from callcenter.domain.outbox import DeliveryPolicy
 from callcenter.domain.promises import debtors_with_open_commitments, refresh_commitments
 from callcenter.jobs.context import JobContext, RecordingDeleter, keep_provider_recording
 from callcenter.jobs.leader import LeaderLock
-from callcenter.jobs.maintenance import queue_refresh_job, recording_purge_job
+from callcenter.jobs.maintenance import (
+    import_upload_purge_job,
+    queue_refresh_job,
+    recording_purge_job,
+)
 from callcenter.jobs.outbox import deliver_outbox
 from callcenter.jobs.reminders import ladder_emails_job, promise_reminders_job
 from callcenter.jobs.transcription import transcription_job
@@ -40,6 +44,7 @@ __all__ = [
     "deliver_outbox_job",
     "delivery_policy",
     "evaluate_promises_job",
+    "import_upload_purge_job",
     "keep_provider_recording",
     "ladder_emails_job",
     "promise_reminders_job",
@@ -160,6 +165,12 @@ def default_jobs(settings: Settings) -> list[ScheduledJob]:
             "recording_purge",
             recording_purge_job,
             CronTrigger(hour=3, minute=0, timezone=zone),
+            True,
+        ),
+        ScheduledJob(
+            "import_upload_purge",
+            import_upload_purge_job,
+            CronTrigger(hour=3, minute=15, timezone=zone),
             True,
         ),
         ScheduledJob(

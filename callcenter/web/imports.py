@@ -42,7 +42,7 @@ ALLOWED_SUFFIXES = {".csv", ".txt", ".xlsx", ".tsv"}
 
 
 def _upload_dir() -> Path:
-    directory = state().settings.data_path / "imports"
+    directory = state().settings.uploads_path
     directory.mkdir(parents=True, exist_ok=True)
     return directory
 

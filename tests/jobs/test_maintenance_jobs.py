@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from callcenter.db import session_scope
 from callcenter.domain.outbox import enqueue_email
 from callcenter.jobs.maintenance import (
     months_before,
+    purge_import_uploads,
     purge_recordings,
     queue_refresh_job,
     recording_purge_job,
@@ -22,7 +24,15 @@ from callcenter.jobs.scheduler import (
     deliver_outbox_job,
     delivery_policy,
 )
-from callcenter.models import Call, EmailStatus, Event, OutboxEmail, QueueItem, utcnow
+from callcenter.models import (
+    Call,
+    EmailStatus,
+    Event,
+    ImportBatch,
+    OutboxEmail,
+    QueueItem,
+    utcnow,
+)
 from callcenter.providers.mail import SmtpTransport
 from tests.conftest import make_settings
 from tests.factories import make_call, make_contact, make_debtor, make_invoice
@@ -39,6 +49,7 @@ def test_every_job_is_registered(settings):
         "queue_refresh",
         "expire_wrap_ups",
         "recording_purge",
+        "import_upload_purge",
         "transcription",
     ]
 
@@ -141,3 +152,42 @@ def test_default_recording_hook_is_a_no_op(engine, settings):
             sa.text("SELECT count(*) FROM calls WHERE recording_url IS NOT NULL")
         ).scalar_one()
     assert remaining == 0
+
+
+def test_uploaded_import_files_are_deleted_after_the_retention(engine, settings):
+    directory = settings.uploads_path
+    directory.mkdir(parents=True)
+    now = utcnow()
+    old, recent, stray_old, stray_new = (
+        directory / name for name in ("old.csv", "recent.csv", "stray-old.csv", "stray-new.csv")
+    )
+    for path in (old, recent, stray_old, stray_new):
+        path.write_text("Code client;N° facture\n")
+    ten_days_ago = (now - timedelta(days=10)).timestamp()
+    for path in (old, recent, stray_old):
+        os.utime(path, (ten_days_ago, ten_days_ago))
+    with session_scope(engine) as session:
+        expired = ImportBatch(
+            kind="invoices",
+            source_name="old.csv",
+            stored_path=str(old),
+            created_at=now - timedelta(days=8),
+        )
+        kept = ImportBatch(
+            kind="invoices",
+            source_name="recent.csv",
+            stored_path=str(recent),
+            created_at=now - timedelta(days=2),
+        )
+        session.add_all([expired, kept])
+        session.flush()
+        ids = (expired.id, kept.id)
+    context = JobContext(settings, engine, None)
+    assert purge_import_uploads(context, now=now) == 2
+    assert not old.exists() and not stray_old.exists()
+    assert recent.exists(), "encore applicable : le lot le nomme et il a moins de 7 jours"
+    assert stray_new.exists(), "récent sur le disque"
+    with session_scope(engine) as session:
+        assert session.get(ImportBatch, ids[0]).stored_path is None
+        assert session.get(ImportBatch, ids[1]).stored_path == str(recent)
+    assert purge_import_uploads(context, now=now) == 0
