@@ -54,14 +54,13 @@ def test_cli_fec_with_payment_terms_and_explicit_map(tmp_path, database_url):
         tmp_path,
         database_url,
         "fec",
-        str(shared_file("fec/000000000FEC20231231.txt")),
+        str(shared_file("fec/0000000001FEC20220831.txt")),
         "--payment-terms-days",
         "60",
     )
     assert result.exit_code == 0, result.output
-    assert "Factures : 0 à créer" in result.output
-    assert "153 écriture(s) client non attribuable(s)" in result.output
-    assert "60 jours" in result.output
+    assert "Factures : 400 à créer" in result.output
+    assert "60 jours pour un nouveau débiteur" in result.output
     mapped = write(tmp_path, "c.csv", "Code;Nom\nZ1;Zèbre\n")
     ok = _run(
         tmp_path,

@@ -100,7 +100,7 @@ def test_real_fec_upload_full_page_then_skipped_lines(client, login):
     assert "<td>Factures</td><td>0</td>" in html
     assert "153 écriture(s) client non attribuable(s)" in html
     assert "Lignes ignorées (153)" in html
-    assert "ne contient pas d&#39;échéance" in html
+    assert "ne contient pas d&#39;échéance" not in html, "rien à importer : pas de note d'échéance"
     header = "\t".join(FEC_COLUMNS)
     orphan = "OD\tOD\t1\t20240105\t411000\tClients\t\t\tP1\t20240105\tx\t1,00\t0,00\t\t\t\t\t"
     response = _upload(client, token, "fec", "fec2.txt", f"{header}\n{orphan}\n".encode())

@@ -295,11 +295,12 @@ def import_fec(
             "sur un sous-compte 411 de moyen de paiement ou sans compte auxiliaire)."
         )
         _name_client_ids(session, names, by_client_id)
-    report.notes.append(
-        "Le FEC ne contient pas d'échéance : l'échéance d'une nouvelle facture est sa date de "
-        f"pièce plus le délai de paiement du débiteur ({default_terms} jours pour un nouveau "
-        "débiteur)."
-    )
+    if invoices:
+        report.notes.append(
+            "Le FEC ne contient pas d'échéance : l'échéance d'une nouvelle facture est sa date "
+            f"de pièce plus le délai de paiement du débiteur ({default_terms} jours pour un "
+            "nouveau débiteur)."
+        )
     numbers = _invoice_numbers(invoices)
     report.counts["debtors"] = upsert_debtors(
         session,
