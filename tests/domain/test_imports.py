@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 from openpyxl import Workbook
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from callcenter.domain.imports import values
 from callcenter.models import Contact, Debtor, Event, ImportMapping, Invoice, Payment
@@ -476,3 +476,28 @@ def test_payment_errors_write_nothing(engine, tmp_path):
         (4, "Référence", "Règlement « VIR-2 » en double dans le fichier (déjà ligne 3)."),
     ]
     assert row_counts(engine) == before
+
+
+def test_several_staging_batches_count_once_per_debtor_and_roll_back_together(engine, tmp_path):
+    _debtors(engine, tmp_path)
+    header = "Code client;N° facture;Date facture;Échéance;Montant TTC"
+    rows = [f"C00{1 + n % 3};M{n:06d};15/01/2025;14/02/2025;10,00" for n in range(45_000)]
+    path = write(tmp_path, "trois-lots.csv", "\n".join([header, *rows]) + "\n")
+    report = do_import(engine, "invoices", path)
+    assert report.ok, report.lines()
+    assert report.counts["invoices"].created == 45_000
+    with Session(engine) as session:
+        events = session.exec(select(Event).where(Event.type == "import")).all()
+    created = [e.payload["invoices_created"] for e in events if "invoices_created" in e.payload]
+    assert created == [15_000] * 3
+    rows[40_000] = rows[40_000].replace("M040000", "M000007").replace("10,00", "99,00")
+    changed = write(tmp_path, "doublon.csv", "\n".join([header, *rows]) + "\n")
+    refused = do_import(engine, "invoices", changed)
+    assert not refused.ok
+    assert [(e.line, e.message) for e in refused.errors] == [
+        (40_002, "Facture « M000007 » en double dans le fichier (déjà ligne 9).")
+    ]
+    with Session(engine) as session:
+        kept = session.exec(select(Invoice).where(Invoice.number == "M000007")).one()
+        assert kept.amount_cents == 1_000
+        assert session.exec(select(func.count()).select_from(Invoice)).one() == 45_000
