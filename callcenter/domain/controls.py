@@ -60,9 +60,17 @@ def _agent(session: Session, agent_id: int | None, field: str = "agent_id") -> U
 
 
 def set_campaign_paused(
-    session: Session, *, campaign_id: int, paused: bool, actor_id: int, now: datetime
+    session: Session,
+    *,
+    campaign_id: int,
+    paused: bool,
+    actor_id: int,
+    now: datetime,
+    settings: Settings,
 ) -> Campaign:
-    """Pause (no debtor of it is handed out) or resume a campaign."""
+    """Pause or resume a campaign. Paused, its debtors stay in the queue but set aside with
+    the reason « Campagne en pause » (no agent is handed one, the supervisor sees why);
+    resumed, they are scored again at once."""
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise DomainError("Campagne introuvable.")
@@ -79,6 +87,12 @@ def set_campaign_paused(
         at=now,
     )
     session.flush()
+    debtor_ids = session.exec(
+        select(QueueItem.debtor_id).where(QueueItem.campaign_id == campaign.id)
+    ).all()
+    refresh_debtors(
+        session, debtor_ids=debtor_ids, now=now, settings=effective_settings(session, settings)
+    )
     return campaign
 
 

@@ -213,7 +213,12 @@ def resume_campaign(campaign_id: int):
 def _campaign(campaign_id: int, *, paused: bool):
     try:
         campaign = set_campaign_paused(
-            db(), campaign_id=campaign_id, paused=paused, actor_id=current_user.id, now=utcnow()
+            db(),
+            campaign_id=campaign_id,
+            paused=paused,
+            actor_id=current_user.id,
+            now=utcnow(),
+            settings=state().settings,
         )
     except DomainError as failure:
         return _refused(failure)

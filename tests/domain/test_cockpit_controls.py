@@ -18,7 +18,13 @@ from callcenter.domain.controls import (
 )
 from callcenter.domain.dispositions import sync_default_dispositions
 from callcenter.domain.errors import DomainError, ValidationFailed
-from callcenter.domain.queue import claim_next, refresh_debtors, sync_ladder
+from callcenter.domain.queue import (
+    claim_next,
+    eligibility,
+    explain_debtor,
+    refresh_debtors,
+    sync_ladder,
+)
 from callcenter.domain.queue.overrides import effective_settings
 from callcenter.models import (
     Campaign,
@@ -52,17 +58,36 @@ def boss(session):
     return make_user(session, role=Role.SUPERVISOR, full_name="Sam Superviseur")
 
 
-def test_pause_and_resume_a_campaign(session, boss):
+def test_pause_and_resume_a_campaign(session, boss, settings):
     campaign = Campaign(code="relance", name="Relance")
     session.add(campaign)
     session.flush()
-    set_campaign_paused(session, campaign_id=campaign.id, paused=True, actor_id=boss.id, now=NOW)
+    set_campaign_paused(
+        session,
+        campaign_id=campaign.id,
+        paused=True,
+        actor_id=boss.id,
+        now=NOW,
+        settings=settings,
+    )
     assert session.get(Campaign, campaign.id).paused
     with pytest.raises(DomainError, match="déjà en pause"):
         set_campaign_paused(
-            session, campaign_id=campaign.id, paused=True, actor_id=boss.id, now=NOW
+            session,
+            campaign_id=campaign.id,
+            paused=True,
+            actor_id=boss.id,
+            now=NOW,
+            settings=settings,
         )
-    set_campaign_paused(session, campaign_id=campaign.id, paused=False, actor_id=boss.id, now=NOW)
+    set_campaign_paused(
+        session,
+        campaign_id=campaign.id,
+        paused=False,
+        actor_id=boss.id,
+        now=NOW,
+        settings=settings,
+    )
     assert not session.get(Campaign, campaign.id).paused
     (paused,) = _events(session, "campaign.paused")
     (resumed,) = _events(session, "campaign.resumed")
@@ -291,11 +316,28 @@ def test_a_paused_campaign_hands_out_no_debtor_until_resumed(session, settings):
     item = session.exec(select(QueueItem).where(QueueItem.debtor_id == debtor.id)).one()
     assert item.state == "ready" and item.campaign_id is not None
     set_campaign_paused(
-        session, campaign_id=item.campaign_id, paused=True, actor_id=boss.id, now=QUEUE_NOW
+        session,
+        campaign_id=item.campaign_id,
+        paused=True,
+        actor_id=boss.id,
+        now=QUEUE_NOW,
+        settings=settings,
     )
     assert claim_next(session, agent_id=agent.id, now=QUEUE_NOW, settings=settings) is None
+    session.refresh(item)
+    assert item.state == "excluded"
+    assert item.exclusion_reasons == [eligibility.CAMPAIGN_PAUSED]
+    why = explain_debtor(session, debtor_id=debtor.id, now=QUEUE_NOW, settings=settings)
+    assert why.exclusions == [eligibility.CAMPAIGN_PAUSED]
     set_campaign_paused(
-        session, campaign_id=item.campaign_id, paused=False, actor_id=boss.id, now=QUEUE_NOW
+        session,
+        campaign_id=item.campaign_id,
+        paused=False,
+        actor_id=boss.id,
+        now=QUEUE_NOW,
+        settings=settings,
     )
+    session.refresh(item)
+    assert (item.state, item.exclusion_reasons) == ("ready", [])
     claim = claim_next(session, agent_id=agent.id, now=QUEUE_NOW, settings=settings)
     assert claim is not None and claim.debtor_id == debtor.id

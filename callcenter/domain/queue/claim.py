@@ -25,7 +25,6 @@ from callcenter.domain.queue.eligibility import calling_window
 from callcenter.models import (
     Callback,
     CallbackStatus,
-    Campaign,
     Debtor,
     QueueItem,
     QueueState,
@@ -59,7 +58,6 @@ _READY = sa.literal_column(f"'{QueueState.READY.value}'")
 _CLAIMED = sa.literal_column(f"'{QueueState.CLAIMED.value}'")
 _PENDING = sa.literal_column(f"'{CallbackStatus.PENDING.value}'")
 _EXPIRED = sa.and_(_q.c.state == _CLAIMED, _q.c.lease_until <= _NOW)
-_NOT_PAUSED = ~sa.exists().where(Campaign.id == _q.c.campaign_id, Campaign.paused)
 _DUE = sa.or_(_q.c.next_eligible_at.is_(None), _q.c.next_eligible_at <= _NOW)
 _HELD = sa.and_(_q.c.state == _CLAIMED, _q.c.claimed_by_id == _AGENT, _q.c.lease_until > _NOW)
 _OWN = sa.select(_q.c.id).where(_HELD).limit(1)
@@ -72,7 +70,7 @@ _MY_DUE_CALLBACK = sa.and_(
 _PERSONAL = (
     sa.select(_q.c.id)
     .join(_cb, _cb.c.debtor_id == _q.c.debtor_id)
-    .where(sa.or_(_q.c.state == _READY, _EXPIRED), _DUE, _NOT_PAUSED, _MY_DUE_CALLBACK)
+    .where(sa.or_(_q.c.state == _READY, _EXPIRED), _DUE, _MY_DUE_CALLBACK)
     .order_by(_cb.c.due_at)
     .limit(1)
 )
@@ -93,12 +91,7 @@ _RESERVED = sa.exists().where(
 
 def _best(state) -> sa.Select:
     """The best row of one state by score (read down the (state, score) index)."""
-    return (
-        sa.select(_q.c.id)
-        .where(state, _DUE, _NOT_PAUSED, ~_RESERVED)
-        .order_by(_q.c.score.desc())
-        .limit(1)
-    )
+    return sa.select(_q.c.id).where(state, _DUE, ~_RESERVED).order_by(_q.c.score.desc()).limit(1)
 
 
 _ZONE = (

@@ -40,6 +40,7 @@ class LadderRung:
     label: str
     min_amount_cents: int
     campaign_id: int | None
+    campaign_paused: bool = False
 
     @property
     def is_phone(self) -> bool:
@@ -116,6 +117,7 @@ def load_ladder(session: Session) -> list[LadderRung]:
             Scenario, Scenario.id == ScenarioStep.scenario_id
         )
     ).all()
+    paused = set(session.exec(select(Campaign.id).where(Campaign.paused)).all())
     ordered = sorted(
         rows, key=lambda r: (r[1], r[0].offset_days, r[0].action in PHONE_ACTIONS, r[0].action)
     )
@@ -128,6 +130,7 @@ def load_ladder(session: Session) -> list[LadderRung]:
             label=step.label,
             min_amount_cents=_min_amount(step.condition),
             campaign_id=step.campaign_id,
+            campaign_paused=step.campaign_id in paused,
         )
         for rank, (step, segment) in enumerate(ordered, start=1)
     ]

@@ -123,6 +123,7 @@ def _text(
             r.min_amount_cents,
             int(r.is_phone),
             r.campaign_id or 0,
+            int(r.campaign_paused),
             _js(r.label),
             r.stage,
         )
@@ -130,7 +131,7 @@ def _text(
     ]
     steps = _values(
         "steps",
-        ["rnk", "seg", "off", "min_cents", "phone", "campaign", "label", "stage"],
+        ["rnk", "seg", "off", "min_cents", "phone", "campaign", "paused", "label", "stage"],
         steps_rows,
         params,
     )
@@ -185,6 +186,7 @@ def _text(
         "x_blocked": _item(el.ALL_BLOCKED),
         "x_nostage": _item(el.NO_STAGE),
         "x_nophone": _item(el.NO_PHONE),
+        "x_paused": _item(el.CAMPAIGN_PAUSED),
         "x_later": _item(el.CALLBACK_LATER),
         "x_gap": _item(el.MIN_GAP.format(hours=hours_text(q.min_hours_between_attempts))),
         "gap_on": 1 if q.min_hours_between_attempts > 0 else 0,
@@ -258,6 +260,7 @@ def _text(
                 WHEN st.rnk IS NULL THEN :x_nostage
                 WHEN st.phone = 0 THEN :x_stage_a || st.label || :x_stage_b
                 ELSE '' END""",
+            "CASE WHEN st.paused = 1 THEN :x_paused ELSE '' END",
             "CASE WHEN f.has_phone = 0 THEN :x_nophone ELSE '' END",
             "CASE WHEN f.callback_later = 1 AND f.callback_due = 0 THEN :x_later ELSE '' END",
             "CASE WHEN f.week_attempts >= :max_week"

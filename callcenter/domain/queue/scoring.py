@@ -200,6 +200,8 @@ def exclusions_for(
             out.append(el.NO_STAGE)
         elif not stage.is_phone:
             out.append(el.NOT_PHONE_STAGE.format(label=stage.label))
+    if stage is not None and stage.campaign_paused:
+        out.append(el.CAMPAIGN_PAUSED)
     if not facts.has_phone:
         out.append(el.NO_PHONE)
     if facts.callback_later and not facts.callback_due:
