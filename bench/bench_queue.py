@@ -52,6 +52,9 @@ def _bare_claim(postgres: bool) -> sa.TextClause:
     )
 
 
+BARE_CLAIM = {postgres: _bare_claim(postgres) for postgres in (True, False)}
+
+
 WARM_UP_CLAIMS = 6  # the first claims of a connection open it and prepare the statements
 CALL_OVER = sa.text(
     "UPDATE queue_items SET state = 'excluded', claimed_by_id = NULL, claimed_at = NULL,"
@@ -77,7 +80,7 @@ def _claim(session: Session, run: Run, agent_id: int, settings: Settings) -> int
         values = {"agent": agent_id, "now": now, "until": until}
         if not postgres:
             values.update(now=now.isoformat(" "), until=until.isoformat(" "))
-        row = session.execute(_bare_claim(postgres), values).first()
+        row = session.execute(BARE_CLAIM[postgres], values).first()
         return None if row is None else row[0]
     taken = claim_next(session, agent_id=agent_id, now=NOW, settings=settings)
     return None if taken is None else taken.item_id

@@ -90,9 +90,7 @@ def set_campaign_paused(
     debtor_ids = session.exec(
         select(QueueItem.debtor_id).where(QueueItem.campaign_id == campaign.id)
     ).all()
-    refresh_debtors(
-        session, debtor_ids=debtor_ids, now=now, settings=effective_settings(session, settings)
-    )
+    refresh_debtors(session, debtor_ids=debtor_ids, now=now, settings=settings)
     return campaign
 
 
@@ -280,9 +278,7 @@ def mark_do_not_call(
         at=now,
     )
     session.flush()
-    refresh_debtors(
-        session, debtor_ids=[debtor.id], now=now, settings=effective_settings(session, settings)
-    )
+    refresh_debtors(session, debtor_ids=[debtor.id], now=now, settings=settings)
     return debtor
 
 
@@ -320,9 +316,7 @@ def mark_insolvent(
         at=now,
     )
     session.flush()
-    refresh_debtors(
-        session, debtor_ids=[debtor.id], now=now, settings=effective_settings(session, settings)
-    )
+    refresh_debtors(session, debtor_ids=[debtor.id], now=now, settings=settings)
     return debtor
 
 

@@ -154,8 +154,9 @@ def purge_import_uploads(context: JobContext, *, now: datetime | None = None) ->
             session.add(batch)
     if directory.is_dir():
         for path in directory.iterdir():
-            modified = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-            if path.is_file() and str(path) not in named and modified < cutoff:
+            if not path.is_file() or str(path) in named:
+                continue
+            if datetime.fromtimestamp(path.stat().st_mtime, tz=UTC) < cutoff:
                 path.unlink()
                 deleted += 1
     return deleted
