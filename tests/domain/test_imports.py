@@ -60,6 +60,19 @@ def test_bad_or_negative_amounts_are_refused_in_french(text):
     assert "Montant" in refused.value.message
 
 
+@pytest.mark.parametrize(
+    "value", ["1 000 000 000,00", "99999999999999999999", "1e12", 2e9, float("inf")]
+)
+def test_amounts_beyond_a_billion_euros_are_refused_in_french(value):
+    with pytest.raises(values.BadValue, match="Montant (trop élevé|invalide)"):
+        values.cents(value, allow_negative=True)
+
+
+def test_the_largest_amount_read_is_999_999_999_99_euros():
+    assert values.cents("999 999 999,99") == values.MAX_CENTS
+    assert values.cents("-999 999 999,99", allow_negative=True) == -values.MAX_CENTS
+
+
 def test_dates_siren_phone_email():
     assert values.parse_date("15/01/2025") == date(2025, 1, 15)
     assert values.parse_date("20250115") == date(2025, 1, 15)
@@ -215,6 +228,27 @@ def test_invoices_csv_created_then_unchanged_then_updated(engine, tmp_path):
     with Session(engine) as session:
         f2 = session.exec(select(Invoice).where(Invoice.number == "F-002")).one()
         assert (f2.amount_cents, f2.open_amount_cents) == (35000, 35000)
+
+
+def test_amounts_above_32_bit_cents_are_stored_exactly_on_every_database(engine, tmp_path):
+    """21 474 836,47 € is the most a 32-bit column holds: larger invoices, open amounts and
+    payments are kept to the cent, and the payment's excess stays as the debtor's credit."""
+    _debtors(engine, tmp_path)
+    csv = (
+        "Code client;N° facture;Date facture;Échéance;Montant TTC\n"
+        "C001;F-BIG;15/01/2025;14/02/2025;30 000 000,00\n"
+    )
+    assert do_import(engine, "invoices", write(tmp_path, "f.csv", csv)).ok
+    payments = "Code client;Date;Montant;Référence\nC001;20/02/2025;45 000 000,01;VIR-BIG\n"
+    report = do_import(engine, "payments", write(tmp_path, "p.csv", payments))
+    assert report.ok, report.lines()
+    with Session(engine) as session:
+        invoice = session.exec(select(Invoice).where(Invoice.number == "F-BIG")).one()
+        assert (invoice.amount_cents, invoice.open_amount_cents) == (3_000_000_000, 0)
+        payment = session.exec(select(Payment)).one()
+        assert payment.amount_cents == 4_500_000_001
+        debtor = session.exec(select(Debtor).where(Debtor.account_code == "C001")).one()
+        assert debtor.credit_cents == 1_500_000_001
 
 
 def test_invoice_due_date_derived_from_debtor_terms(engine, tmp_path):

@@ -4,6 +4,7 @@ with a French message naming what was read."""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime
 
@@ -17,6 +18,9 @@ _AMOUNT = re.compile(r"^([+-]?)(\d*)(?:[.,](\d{1,2})\d*?)?$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 _FR_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+MAX_CENTS = 99_999_999_999
+"""The largest amount read, 999 999 999,99 €: beyond it a cell is a typing or export error,
+and sums over a whole ledger must stay far inside 64-bit integers."""
 TRUE_WORDS = frozenset({"oui", "o", "vrai", "x", "1", "yes", "true"})
 FALSE_WORDS = frozenset({"non", "n", "faux", "0", "no", "false", ""})
 
@@ -39,23 +43,34 @@ def clean(value: object) -> str:
 
 
 def cents(value: object, *, allow_negative: bool = False) -> int:
-    """``1 250,50`` / ``1250.50`` / ``0000000074,70`` → cents; refuses negatives by default."""
+    """``1 250,50`` / ``1250.50`` / ``0000000074,70`` → cents; refuses negatives by default,
+    and amounts above ``MAX_CENTS``."""
+    amount = None
     if value.__class__ is str:
         text = value.replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
         if len(text) > 3 and text[-3] == ",":
             digits = text[:-3] + text[-2:]
             if digits.isdecimal():
-                return int(digits)
-        whole, separator, fraction = text.partition(",")
-        if whole.isdecimal() and (not separator or (fraction.isdecimal() and len(fraction) <= 2)):
-            if not separator:
-                return int(whole) * 100
-            return int(whole) * 100 + int(fraction) * (10 if len(fraction) == 1 else 1)
-    return _cents(value, allow_negative)
+                amount = int(digits)
+        if amount is None:
+            whole, separator, fraction = text.partition(",")
+            if whole.isdecimal() and (
+                not separator or (fraction.isdecimal() and len(fraction) <= 2)
+            ):
+                amount = int(whole) * 100
+                if separator:
+                    amount += int(fraction) * (10 if len(fraction) == 1 else 1)
+    if amount is None:
+        amount = _cents(value, allow_negative)
+    if abs(amount) > MAX_CENTS:
+        raise BadValue(f"Montant trop élevé « {value} » : au plus 999 999 999,99 €.")
+    return amount
 
 
 def _cents(value: object, allow_negative: bool) -> int:
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise BadValue(f"Montant invalide « {value} » : attendu par exemple 1 250,50.")
         amount = round(value * 100)
     else:
         text = str(value).translate(_SPACES).replace("€", "")
