@@ -44,27 +44,32 @@ def clean(value: object) -> str:
 
 def cents(value: object, *, allow_negative: bool = False) -> int:
     """``1 250,50`` / ``1250.50`` / ``0000000074,70`` → cents; refuses negatives by default,
-    and amounts above ``MAX_CENTS``."""
-    amount = None
+    and amounts beyond ``MAX_CENTS``."""
     if value.__class__ is str:
         text = value.replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
         if len(text) > 3 and text[-3] == ",":
             digits = text[:-3] + text[-2:]
             if digits.isdecimal():
                 amount = int(digits)
-        if amount is None:
-            whole, separator, fraction = text.partition(",")
-            if whole.isdecimal() and (
-                not separator or (fraction.isdecimal() and len(fraction) <= 2)
-            ):
-                amount = int(whole) * 100
-                if separator:
-                    amount += int(fraction) * (10 if len(fraction) == 1 else 1)
-    if amount is None:
-        amount = _cents(value, allow_negative)
+                if amount <= MAX_CENTS:
+                    return amount
+                raise _too_large(value)
+        whole, separator, fraction = text.partition(",")
+        if whole.isdecimal() and (not separator or (fraction.isdecimal() and len(fraction) <= 2)):
+            amount = int(whole) * 100
+            if separator:
+                amount += int(fraction) * (10 if len(fraction) == 1 else 1)
+            if amount <= MAX_CENTS:
+                return amount
+            raise _too_large(value)
+    amount = _cents(value, allow_negative)
     if abs(amount) > MAX_CENTS:
-        raise BadValue(f"Montant trop élevé « {value} » : au plus 999 999 999,99 €.")
+        raise _too_large(value)
     return amount
+
+
+def _too_large(value: object) -> BadValue:
+    return BadValue(f"Montant trop élevé « {value} » : au plus 999 999 999,99 €.")
 
 
 def _cents(value: object, allow_negative: bool) -> int:
