@@ -2,12 +2,13 @@
 
 Loads the demo data (``generate_demo``) into a fresh temporary SQLite database, or into a fresh
 PostgreSQL database created next to ``--database-url`` and dropped afterwards. Then times a full
-refresh, and ``claim_next`` with N concurrent agents (one session per claim, commit, then the
-call ends), beside the bare SQL claim statement measured in the same run. Six scenarios:
-agents as threads of one process (the web server's threads) or as separate processes (several
-web workers), pressing « Suivant » in bursts (all at the same instant, round after round),
-back to back (each claims again as soon as it is done), or paced (each waits a random
-0–``--think-ms`` after its call, still far more often than agents on the phone do).
+refresh, and ``claim_next`` with N concurrent agents (one request per claim: claim, commit,
+read of the debtor, rollback; then the call ends), beside the bare SQL claim statement
+measured in the same run. Six scenarios: agents as threads of one process (the web server's
+threads) or as separate processes (several web workers), pressing « Suivant » in bursts (all
+at the same instant, round after round), back to back (each claims again as soon as it is
+done), or paced (each waits a random 0–``--think-ms`` after its call, still far more often
+than agents on the phone do).
 
     .venv/bin/python bench/bench_queue.py --debtors 100000
     .venv/bin/python bench/bench_queue.py --database-url postgresql+psycopg://postgres@127.0.0.1/test
@@ -55,7 +56,10 @@ def _bare_claim(postgres: bool) -> sa.TextClause:
 BARE_CLAIM = {postgres: _bare_claim(postgres) for postgres in (True, False)}
 
 
-WARM_UP_CLAIMS = 6  # the first claims of a connection open it and prepare the statements
+WARM_UP_CLAIMS = 6  # the first claims of a connection open it
+BRIEF_READ = sa.text(
+    "SELECT d.* FROM debtors d JOIN queue_items q ON q.debtor_id = d.id WHERE q.id = :id"
+)
 CALL_OVER = sa.text(
     "UPDATE queue_items SET state = 'excluded', claimed_by_id = NULL, claimed_at = NULL,"
     " lease_until = NULL WHERE id = :id"
@@ -87,11 +91,13 @@ def _claim(session: Session, run: Run, agent_id: int, settings: Settings) -> int
 
 
 def _agent(run: Run, agent_id: int, rounds, engine=None) -> tuple[list[float], list[int]]:
-    """One agent: claims ``run.loops`` times; after each claim the call ends and the debtor
-    leaves the ready rows, as the outcome's refresh does (an attempt starts the minimum gap
-    between attempts). In ``bursts`` every round starts with all agents pressing « Suivant »
-    at the same instant; ``back to back`` claims again as soon as the call is over; ``paced``
-    first waits a random 0–``run.think_ms``."""
+    """One agent: claims ``run.loops`` times, as « Suivant » does: the claim is committed,
+    then the request reads the debtor for the brief and ends with a rollback (which also
+    drops psycopg's prepared statements, as in the web: the claim is planned every time).
+    Then the call ends and the debtor leaves the ready rows, as the outcome's refresh does
+    (an attempt starts the minimum gap between attempts). In ``bursts`` every round starts
+    with all agents pressing « Suivant » at the same instant; ``back to back`` claims again
+    as soon as the call is over; ``paced`` first waits a random 0–``run.think_ms``."""
     settings = Settings()
     own_engine = engine is None
     engine = engine or create_db_engine(run.url)
@@ -113,7 +119,10 @@ def _agent(run: Run, agent_id: int, rounds, engine=None) -> tuple[list[float], l
                 session.commit()
                 latencies.append((time.perf_counter() - began) * 1000)
                 if item_id is not None:
-                    claimed.append(item_id)
+                    session.execute(BRIEF_READ, {"id": item_id}).all()
+            if item_id is not None:
+                claimed.append(item_id)
+                with Session(engine) as session:
                     session.execute(CALL_OVER, {"id": item_id})
                     session.commit()
             if run.pacing == "paced":
