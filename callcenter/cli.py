@@ -199,7 +199,7 @@ def web() -> None:
     class Server(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{settings.web.host}:{settings.web.port}")
-            self.cfg.set("workers", settings.web.workers)
+            self.cfg.set("workers", settings.web_workers)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", settings.web.threads)
             self.cfg.set("post_fork", fresh_pool)

@@ -53,7 +53,7 @@ class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=5000, ge=1, le=65535)
     threads: int = Field(default=8, ge=1, le=64)
-    workers: int = Field(default=1, ge=1, le=16)
+    workers: int = Field(default=0, ge=0, le=16)
     session_hours: int = Field(default=10, ge=1, le=24)
 
 
@@ -349,6 +349,17 @@ class Settings(_Section):
     def uploads_path(self) -> Path:
         """Where uploaded import files wait between their check and their apply."""
         return self.data_path / "imports"
+
+    @property
+    def web_workers(self) -> int:
+        """Web processes: ``[web] workers``, or when it is 0, one on SQLite (its writers take
+        turns inside one process) and one per core, 2 to 4, on PostgreSQL (the threads of one
+        process share one interpreter lock, several processes claim in parallel)."""
+        if self.web.workers:
+            return self.web.workers
+        if self.database_url.startswith("sqlite"):
+            return 1
+        return min(4, max(2, os.cpu_count() or 1))
 
     @property
     def database_url(self) -> str:

@@ -102,3 +102,19 @@ def test_cookies_are_secure_behind_https():
         {"app": {"public_url": "https://relance.exemple.fr"}}, environ={}
     ).cookies_secure
     assert not parse_settings({}, environ={}).cookies_secure
+
+
+@pytest.mark.parametrize(
+    ("url", "workers", "expected"),
+    [
+        ("sqlite:///var/x.db", 0, {1}),
+        ("postgresql+psycopg://u@localhost/db", 0, {2, 3, 4}),
+        ("sqlite:///var/x.db", 3, {3}),
+        ("postgresql+psycopg://u@localhost/db", 1, {1}),
+    ],
+)
+def test_web_workers_follow_the_database_unless_set(tmp_path: Path, url, workers, expected):
+    """0 chooses: one process on SQLite, 2 to 4 on PostgreSQL; any other number is kept."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{url}"\n[web]\nworkers = {workers}\n')
+    assert load_settings(config, environ={}).web_workers in expected
