@@ -38,6 +38,7 @@ from callcenter.demo import generate_demo
 from callcenter.domain.queue import claim_next, refresh_all
 from callcenter.migrate import upgrade
 from callcenter.models import User
+from callcenter.web.server import settle_heap
 
 CLAIM_P99_LIMIT_MS = 25
 TODAY = date(2026, 6, 15)  # a Monday
@@ -96,8 +97,10 @@ def _agent(run: Run, agent_id: int, rounds, engine=None) -> tuple[list[float], l
     drops psycopg's prepared statements, as in the web: the claim is planned every time).
     Then the call ends and the debtor leaves the ready rows, as the outcome's refresh does
     (an attempt starts the minimum gap between attempts). In ``bursts`` every round starts
-    with all agents pressing « Suivant » at the same instant; ``back to back`` claims again
-    as soon as the call is over; ``paced`` first waits a random 0–``run.think_ms``."""
+    with all agents pressing « Suivant » at the same instant, and the calls end once every
+    agent of the round has its debtor (a call lasts longer than a claim: the ends of calls
+    do not land among the claims of the round); ``back to back`` claims again as soon as
+    the call is over; ``paced`` first waits a random 0–``run.think_ms``."""
     settings = Settings()
     own_engine = engine is None
     engine = engine or create_db_engine(run.url)
@@ -120,6 +123,8 @@ def _agent(run: Run, agent_id: int, rounds, engine=None) -> tuple[list[float], l
                 latencies.append((time.perf_counter() - began) * 1000)
                 if item_id is not None:
                     session.execute(BRIEF_READ, {"id": item_id}).all()
+            if run.pacing == "bursts":
+                rounds.wait()
             if item_id is not None:
                 claimed.append(item_id)
                 with Session(engine) as session:
@@ -137,6 +142,7 @@ def _agent(run: Run, agent_id: int, rounds, engine=None) -> tuple[list[float], l
 
 
 def _agent_process(run: Run, agent_id: int, rounds, results) -> None:
+    settle_heap()
     try:
         results.put(_agent(run, agent_id, rounds))
     except BaseException as error:  # sent to the parent, which stops the benchmark
@@ -253,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                 session.commit()
                 agents = [u.id for u in users]
             verdicts = []
+            settle_heap()
             for processes in (False, True):
                 for pacing in ("bursts", "back to back", "paced"):
                     results = {}

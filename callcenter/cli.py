@@ -188,6 +188,8 @@ def web() -> None:
     """Sert l'application web (gunicorn, processus et threads) à l'adresse configurée."""
     from gunicorn.app.base import BaseApplication
 
+    from callcenter.web.server import settle_heap
+
     settings = _state().settings
     engine = _state().engine
     app = current_app._get_current_object()
@@ -209,6 +211,7 @@ def web() -> None:
             return app
 
     click.echo(f"Callcenter sur http://{settings.web.host}:{settings.web.port}")
+    settle_heap()
     Server().run()
 
 
