@@ -33,7 +33,7 @@ from sqlmodel import Session
 from support import fresh_database, percentile
 
 from callcenter.config import Settings
-from callcenter.db import create_db_engine
+from callcenter.db import create_db_engine, keep_prepared_statements
 from callcenter.demo import generate_demo
 from callcenter.domain.queue import claim_next, refresh_all
 from callcenter.migrate import upgrade
@@ -93,8 +93,9 @@ def _claim(session: Session, run: Run, agent_id: int, settings: Settings) -> int
 
 def _agent(run: Run, agent_id: int, rounds, engine=None) -> tuple[list[float], list[int]]:
     """One agent: claims ``run.loops`` times, as « Suivant » does: the claim is committed,
-    then the request reads the debtor for the brief and ends with a rollback (which also
-    drops psycopg's prepared statements, as in the web: the claim is planned every time).
+    then the request reads the debtor for the brief and ends with a rollback (which drops
+    psycopg's own prepared statements; the engines are the web server's, whose connections
+    keep the claim prepared: ``keep_prepared_statements``).
     Then the call ends and the debtor leaves the ready rows, as the outcome's refresh does
     (an attempt starts the minimum gap between attempts). In ``bursts`` every round starts
     with all agents pressing « Suivant » at the same instant, and the calls end once every
@@ -103,7 +104,9 @@ def _agent(run: Run, agent_id: int, rounds, engine=None) -> tuple[list[float], l
     the call is over; ``paced`` first waits a random 0–``run.think_ms``."""
     settings = Settings()
     own_engine = engine is None
-    engine = engine or create_db_engine(run.url)
+    if own_engine:
+        engine = create_db_engine(run.url)
+        keep_prepared_statements(engine)
     latencies: list[float] = []
     claimed: list[int] = []
     pauses = random.Random(agent_id)
@@ -259,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                 session.commit()
                 agents = [u.id for u in users]
             verdicts = []
+            keep_prepared_statements(engine)
             settle_heap()
             for processes in (False, True):
                 for pacing in ("bursts", "back to back", "paced"):

@@ -188,6 +188,7 @@ def web() -> None:
     """Sert l'application web (gunicorn, processus et threads) à l'adresse configurée."""
     from gunicorn.app.base import BaseApplication
 
+    from callcenter.db import keep_prepared_statements
     from callcenter.web.server import settle_heap
 
     settings = _state().settings
@@ -211,6 +212,7 @@ def web() -> None:
             return app
 
     click.echo(f"Callcenter sur http://{settings.web.host}:{settings.web.port}")
+    keep_prepared_statements(engine)
     settle_heap()
     Server().run()
 

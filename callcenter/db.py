@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -14,6 +16,8 @@ from sqlmodel import Session
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 READ_ONLY_OPTION = "callcenter_read_only"
 _TURN_HELD = "callcenter_write_turn"
+_PREPARED = "callcenter_prepared"
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _write_turns: dict[str, threading.Lock] = {}
 _write_turns_guard = threading.Lock()
 
@@ -116,3 +120,79 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def keep_prepared_statements(engine: Engine) -> None:
+    """The web server's engine: its new PostgreSQL connections keep what ``execute_prepared``
+    prepares, with psycopg's automatic preparation off.
+
+    psycopg prepares a statement by itself after 5 executions, and forgets every prepared
+    statement at each ``ROLLBACK`` (with ``DEALLOCATE ALL``, which would drop ours too). In
+    web requests its preparing rarely pays, since each request that read after its last
+    commit ends with a rollback; bulk commands (demo data, imports) keep it.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    sa.event.listen(engine, "connect", _without_automatic_preparation)
+    engine.dispose(close=False)
+
+
+def _without_automatic_preparation(dbapi_connection, _record) -> None:
+    dbapi_connection.prepare_threshold = None
+
+
+def execute_prepared(session: Session, name: str, statement: sa.Executable, params: dict) -> list:
+    """Run ``statement`` as the connection's prepared statement ``name`` on the web server's
+    PostgreSQL connections (``keep_prepared_statements``), else as an ordinary statement.
+
+    The statement is prepared once per connection (``PREPARE``), which outlives transactions,
+    and PostgreSQL then plans it once for all its executions, instead of at each one. Values
+    go through the statement's column types; rows come back as named tuples.
+    """
+    connection = session.connection()
+    pooled = connection.connection
+    automatic = connection.dialect.name != "postgresql"
+    if automatic or pooled.driver_connection.prepare_threshold is not None:
+        return session.execute(statement, params).all()
+
+    import psycopg
+    from psycopg.rows import namedtuple_row
+
+    prepared: dict[str, list[tuple[str, Any]]] = pooled.info.setdefault(_PREPARED, {})
+    if name not in prepared:
+        prepared[name] = _prepare(pooled.driver_connection, connection.dialect, name, statement)
+    arguments = []
+    for key, process in prepared[name]:
+        value = params[key]
+        arguments.append(process(value) if process else value)
+    placeholders = ", ".join(["%s"] * len(arguments))
+    cursor = psycopg.ClientCursor(pooled.driver_connection, row_factory=namedtuple_row)
+    try:
+        cursor.execute(f"EXECUTE {name}({placeholders})", arguments)
+        return cursor.fetchall()
+    except psycopg.errors.InvalidSqlStatementName:
+        prepared.pop(name, None)
+        raise
+    finally:
+        cursor.close()
+
+
+def _prepare(driver, dialect, name: str, statement: sa.Executable) -> list[tuple[str, Any]]:
+    """``PREPARE name AS …`` with the statement's own parameters as ``$1, $2…`` (in order of
+    first use) and its fixed integers (a ``LIMIT``) written in, so the plan knows them; returns
+    each parameter's name and its column type's conversion."""
+    compiled = statement.compile(dialect=dialect)
+    fixed = {key: value for key, value in compiled.params.items() if type(value) is int}
+    order: list[str] = []
+
+    def placeholder(match: re.Match) -> str:
+        key = match.group(1)
+        if key in fixed:
+            return str(fixed[key])
+        if key not in order:
+            order.append(key)
+        return f"${order.index(key) + 1}"
+
+    sql = _PLACEHOLDER.sub(placeholder, compiled.string)
+    driver.execute(f"PREPARE {name} AS {sql}")
+    return [(key, compiled.binds[key].type.bind_processor(dialect)) for key in order]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from callcenter.config import Settings
-from callcenter.db import create_db_engine
+from callcenter.db import create_db_engine, keep_prepared_statements
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.queue import (
     claim_next,
@@ -51,6 +51,26 @@ def test_best_score_first_and_never_twice(session, settings):
     item = item_of(session, high)
     assert (item.state, item.claimed_by_id) == (QueueState.CLAIMED, first.id)
     assert item.lease_until == NOW + timedelta(minutes=15)
+
+
+def test_the_web_servers_prepared_claim_gives_the_same_debtors(engine, settings):
+    """The web server's connections run the claim as a prepared statement on PostgreSQL
+    (kept across the rollback that ends a request); the claims are the same."""
+    keep_prepared_statements(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        low = callable_debtor(session, amount_cents=10_000)
+        high = callable_debtor(session, amount_cents=5_000_000)
+        first, second = make_user(session), make_user(session)
+        refresh_all(session, now=NOW, settings=settings)
+        session.commit()
+    taken = []
+    for agent in (first, second, first):
+        with Session(engine) as session:
+            claim = claim_next(session, agent_id=agent.id, now=NOW, settings=settings)
+            session.commit()
+            taken.append(claim.debtor_id)
+            session.execute(sa.text("SELECT 1"))
+    assert taken == [high.id, low.id, high.id]
 
 
 def test_an_agent_holding_a_debtor_gets_it_back(session, settings):

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from callcenter.config import Settings
+from callcenter.db import execute_prepared
 from callcenter.domain.audit import record_event
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.queue.eligibility import calling_window
@@ -170,7 +171,8 @@ def claim_next(
     }
     statement = _TAKE[_postgres(session)]
     for _attempt in range(MAX_WINDOW_RETRIES):
-        row = session.execute(statement, params).first()
+        rows = execute_prepared(session, "callcenter_claim_next", statement, params)
+        row = rows[0] if rows else None
         if row is None:
             return None
         window = calling_window(row.zone, now, settings.queue)
