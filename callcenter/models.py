@@ -20,18 +20,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-CENTS = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-
-def cents_column(default: int | None = None) -> Any:
-    """A money column in integer cents, 64-bit on every database: a 32-bit integer stops at
-    21 474 836,47 €, below what a large invoice, a payment or a debtor's credit can reach
-    (SQLite's INTEGER is already 64-bit, PostgreSQL's is BIGINT)."""
-    if default is None:
-        return Field(sa_type=CENTS)
-    return Field(default=default, sa_type=CENTS)
-
-
 class UTCDateTime(TypeDecorator):
     """Aware UTC datetimes on every database; naive values are refused."""
 
@@ -165,7 +153,7 @@ class Debtor(SQLModel, table=True):
     insolvency_status: str | None = Field(default=None, max_length=40)
     insolvency_date: date | None = None
     risk: int = 0
-    credit_cents: int = cents_column(0)
+    credit_cents: int = 0
     created_at: datetime = timestamp(nullable=False, default_now=True)
     updated_at: datetime = timestamp(nullable=False, default_now=True)
 
@@ -205,8 +193,8 @@ class Invoice(SQLModel, table=True):
     number: str = Field(max_length=60, unique=True, index=True)
     issue_date: date
     due_date: date
-    amount_cents: int = cents_column()
-    open_amount_cents: int = cents_column()
+    amount_cents: int
+    open_amount_cents: int
     currency: str = Field(default="EUR", max_length=3)
     status: str = Field(default=InvoiceStatus.OPEN, max_length=20)
     disputed: bool = False
@@ -227,10 +215,10 @@ class Payment(SQLModel, table=True):
     debtor_id: int = Field(foreign_key="debtors.id", index=True)
     reference: str = Field(max_length=80, unique=True, index=True)
     paid_on: date = Field(index=True)
-    amount_cents: int = cents_column()
+    amount_cents: int
     method: str = Field(default="virement", max_length=40)
     invoice_reference: str | None = Field(default=None, max_length=60)
-    unallocated_cents: int = cents_column(0)
+    unallocated_cents: int = 0
     unmatched: bool = False
     created_at: datetime = timestamp(nullable=False, default_now=True)
 
@@ -241,7 +229,7 @@ class PaymentAllocation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     payment_id: int = Field(foreign_key="payments.id", index=True)
     invoice_id: int = Field(foreign_key="invoices.id", index=True)
-    amount_cents: int = cents_column()
+    amount_cents: int
 
 
 class Campaign(SQLModel, table=True):
@@ -374,11 +362,11 @@ class Promise(SQLModel, table=True):
     debtor_id: int = Field(foreign_key="debtors.id", index=True)
     call_id: int | None = Field(default=None, foreign_key="calls.id")
     agent_id: int | None = Field(default=None, foreign_key="users.id")
-    amount_cents: int = cents_column()
+    amount_cents: int
     promised_date: date
     grace_days: int = 3
-    tolerance_cents: int = cents_column(0)
-    paid_cents: int = cents_column(0)
+    tolerance_cents: int = 0
+    paid_cents: int = 0
     status: str = Field(default=PromiseStatus.PENDING, max_length=20)
     resolved_at: datetime | None = timestamp()
     created_at: datetime = timestamp(nullable=False, default_now=True)
@@ -398,7 +386,7 @@ class PaymentPlan(SQLModel, table=True):
     debtor_id: int = Field(foreign_key="debtors.id", index=True)
     call_id: int | None = Field(default=None, foreign_key="calls.id")
     agent_id: int | None = Field(default=None, foreign_key="users.id")
-    total_cents: int = cents_column()
+    total_cents: int
     status: str = Field(default=PromiseStatus.PENDING, max_length=20)
     created_at: datetime = timestamp(nullable=False, default_now=True)
 
@@ -411,8 +399,8 @@ class Instalment(SQLModel, table=True):
     plan_id: int = Field(foreign_key="payment_plans.id", index=True)
     sequence: int
     due_date: date
-    amount_cents: int = cents_column()
-    paid_cents: int = cents_column(0)
+    amount_cents: int
+    paid_cents: int = 0
     status: str = Field(default=PromiseStatus.PENDING, max_length=20)
 
 

@@ -61,16 +61,17 @@ def test_bad_or_negative_amounts_are_refused_in_french(text):
 
 
 @pytest.mark.parametrize(
-    "value", ["1 000 000 000,00", "99999999999999999999", "1e12", 2e9, float("inf")]
+    "value",
+    ["21 474 836,48", "30 000 000,00", "99999999999999999999", "1e12", 3e7, float("inf")],
 )
-def test_amounts_beyond_a_billion_euros_are_refused_in_french(value):
+def test_amounts_beyond_32_bit_cents_are_refused_in_french(value):
     with pytest.raises(values.BadValue, match="Montant (trop élevé|invalide)"):
         values.cents(value, allow_negative=True)
 
 
-def test_the_largest_amount_read_is_999_999_999_99_euros():
-    assert values.cents("999 999 999,99") == values.MAX_CENTS
-    assert values.cents("-999 999 999,99", allow_negative=True) == -values.MAX_CENTS
+def test_the_largest_amount_read_is_21_474_836_47_euros():
+    assert values.cents("21 474 836,47") == values.MAX_CENTS == 2**31 - 1
+    assert values.cents("-21 474 836,47", allow_negative=True) == -values.MAX_CENTS
 
 
 def test_dates_siren_phone_email():
@@ -230,25 +231,26 @@ def test_invoices_csv_created_then_unchanged_then_updated(engine, tmp_path):
         assert (f2.amount_cents, f2.open_amount_cents) == (35000, 35000)
 
 
-def test_amounts_above_32_bit_cents_are_stored_exactly_on_every_database(engine, tmp_path):
-    """21 474 836,47 € is the most a 32-bit column holds: larger invoices, open amounts and
-    payments are kept to the cent, and the payment's excess stays as the debtor's credit."""
+def test_an_amount_beyond_32_bit_cents_is_refused_and_nothing_written(engine, tmp_path):
+    """PostgreSQL stores money in 32-bit integers: a larger amount is a French error on its
+    line on every database, never an overflow of the database."""
     _debtors(engine, tmp_path)
+    before = row_counts(engine)
     csv = (
         "Code client;N° facture;Date facture;Échéance;Montant TTC\n"
+        "C001;F-1;15/01/2025;14/02/2025;1 000,00\n"
         "C001;F-BIG;15/01/2025;14/02/2025;30 000 000,00\n"
     )
-    assert do_import(engine, "invoices", write(tmp_path, "f.csv", csv)).ok
-    payments = "Code client;Date;Montant;Référence\nC001;20/02/2025;45 000 000,01;VIR-BIG\n"
-    report = do_import(engine, "payments", write(tmp_path, "p.csv", payments))
-    assert report.ok, report.lines()
-    with Session(engine) as session:
-        invoice = session.exec(select(Invoice).where(Invoice.number == "F-BIG")).one()
-        assert (invoice.amount_cents, invoice.open_amount_cents) == (3_000_000_000, 0)
-        payment = session.exec(select(Payment)).one()
-        assert payment.amount_cents == 4_500_000_001
-        debtor = session.exec(select(Debtor).where(Debtor.account_code == "C001")).one()
-        assert debtor.credit_cents == 1_500_000_001
+    report = do_import(engine, "invoices", write(tmp_path, "f.csv", csv))
+    assert messages(report) == [
+        (3, "Montant TTC", "Montant trop élevé « 30 000 000,00 » : au plus 21 474 836,47 €.")
+    ]
+    payments = "Code client;Date;Montant;Référence\nC001;20/02/2025;25 000 000,00;VIR-BIG\n"
+    refused = do_import(engine, "payments", write(tmp_path, "p.csv", payments))
+    assert [message for _, _, message in messages(refused)] == [
+        "Montant trop élevé « 25 000 000,00 » : au plus 21 474 836,47 €."
+    ]
+    assert row_counts(engine) == before
 
 
 def test_invoice_due_date_derived_from_debtor_terms(engine, tmp_path):

@@ -18,9 +18,9 @@ _AMOUNT = re.compile(r"^([+-]?)(\d*)(?:[.,](\d{1,2})\d*?)?$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 _FR_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-MAX_CENTS = 99_999_999_999
-"""The largest amount read, 999 999 999,99 €: beyond it a cell is a typing or export error,
-and sums over a whole ledger must stay far inside 64-bit integers."""
+MAX_CENTS = 2_147_483_647
+"""The largest amount read, 21 474 836,47 €: money columns are 32-bit integers on PostgreSQL
+(SQL sums over them stay integers); beyond it a cell is refused, not a database error."""
 TRUE_WORDS = frozenset({"oui", "o", "vrai", "x", "1", "yes", "true"})
 FALSE_WORDS = frozenset({"non", "n", "faux", "0", "no", "false", ""})
 
@@ -69,7 +69,7 @@ def cents(value: object, *, allow_negative: bool = False) -> int:
 
 
 def _too_large(value: object) -> BadValue:
-    return BadValue(f"Montant trop élevé « {value} » : au plus 999 999 999,99 €.")
+    return BadValue(f"Montant trop élevé « {value} » : au plus 21 474 836,47 €.")
 
 
 def _cents(value: object, allow_negative: bool) -> int:
