@@ -38,7 +38,7 @@ from callcenter.demo import generate_demo
 from callcenter.domain.queue import claim_next, refresh_all
 from callcenter.migrate import upgrade
 from callcenter.models import User
-from callcenter.web.server import settle_heap
+from callcenter.web.server import settle_heap, web_pool_size
 
 CLAIM_P99_LIMIT_MS = 25
 TODAY = date(2026, 6, 15)  # a Monday
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
 
     with _database(args.database_url, args.existing) as url:
-        engine = create_db_engine(url)
+        engine = create_db_engine(url, pool_size=web_pool_size(args.agents))
         try:
             print(f"database       {engine.dialect.name}")
             if not args.existing:

@@ -22,12 +22,14 @@ _write_turns: dict[str, threading.Lock] = {}
 _write_turns_guard = threading.Lock()
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+def create_db_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
     """An engine tuned per database.
 
     SQLite runs in WAL mode with foreign keys enforced and a busy timeout, so the
     web processes and the scheduler can share the file; PostgreSQL gets a pool
-    that checks connections before use.
+    that checks connections before use. ``pool_size`` connections stay open: a web process
+    keeps one per thread, since a connection beyond the pool is closed when given back and
+    opened again at the next request.
     """
     if url.startswith("sqlite"):
         database = sa.engine.make_url(url).database
@@ -37,11 +39,15 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
             url,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_size=pool_size,
+            max_overflow=20,
         )
         sa.event.listen(engine, "connect", _configure_sqlite)
         _take_write_turns(engine, str(url))
         return engine
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return sa.create_engine(
+        url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=20
+    )
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:

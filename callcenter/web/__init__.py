@@ -17,6 +17,7 @@ from werkzeug.exceptions import Forbidden
 from callcenter import formatting
 from callcenter.config import PROJECT_ROOT, Settings, load_settings
 from callcenter.db import create_db_engine, read_only
+from callcenter.web.server import web_pool_size
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -77,7 +78,11 @@ def build_app(settings: Settings | None = None, providers: dict[str, Any] | None
         WTF_CSRF_SSL_STRICT=secure,
         MAX_CONTENT_LENGTH=512 * 1024 * 1024,
     )
-    engine = create_db_engine(settings.database_url, echo=settings.database.echo)
+    engine = create_db_engine(
+        settings.database_url,
+        echo=settings.database.echo,
+        pool_size=web_pool_size(settings.web.threads),
+    )
     app.extensions["callcenter"] = AppState(settings, engine, dict(providers or {}))
 
     csrf.init_app(app)

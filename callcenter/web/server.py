@@ -16,3 +16,9 @@ def settle_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def web_pool_size(threads: int) -> int:
+    """Database connections a web process keeps open: one per thread (never fewer than the
+    engine's usual 10), so that no request of a busy process opens its own connection."""
+    return max(10, threads)
