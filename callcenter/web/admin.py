@@ -56,10 +56,12 @@ def home():
 
 
 def _amount(text: str) -> int:
+    """The rung's minimum amount; an unreadable or too large one is refused with its own
+    message."""
     try:
         return cents(text) if text.strip() else 0
-    except BadValue:
-        return -1
+    except BadValue as bad:
+        raise ValidationFailed({"min_amount": bad.message}) from None
 
 
 @bp.post("/scenarios/<int:scenario_id>/etapes")

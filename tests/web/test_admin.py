@@ -105,6 +105,17 @@ def test_admin_edits_the_ladder_and_the_queue_follows_it(app, client, login):
     )
     assert refused.status_code == 422
     assert "Action inconnue." in refused.get_data(as_text=True)
+    for amount, message in (
+        ("abc", "Montant invalide « abc »"),
+        ("30 000 000,00", "Montant trop élevé « 30 000 000,00 »"),
+    ):
+        bad_amount = client.post(
+            f"/admin/scenarios/{scenario.id}/etapes",
+            data={"offset_days": "6", "action": "email", "label": "J+6", "min_amount": amount},
+            headers=_htmx(token),
+        )
+        assert bad_amount.status_code == 422
+        assert message in bad_amount.get_data(as_text=True)
     with Session(engine) as session:
         rungs = [(r.offset_days, r.label) for r in load_ladder(session) if r.segment == "standard"]
         assert (12, "Premier appel avancé") in rungs and (5, "Rappel J+5") in rungs
