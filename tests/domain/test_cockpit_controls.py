@@ -1,6 +1,7 @@
 """Supervisor controls: each changes one thing and leaves an audit event with its actor."""
 
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import pytest
 from sqlmodel import select
@@ -62,32 +63,19 @@ def test_pause_and_resume_a_campaign(session, boss, settings):
     campaign = Campaign(code="relance", name="Relance")
     session.add(campaign)
     session.flush()
-    set_campaign_paused(
+    set_paused = partial(
+        set_campaign_paused,
         session,
         campaign_id=campaign.id,
-        paused=True,
         actor_id=boss.id,
         now=NOW,
         settings=settings,
     )
+    set_paused(paused=True)
     assert session.get(Campaign, campaign.id).paused
     with pytest.raises(DomainError, match="déjà en pause"):
-        set_campaign_paused(
-            session,
-            campaign_id=campaign.id,
-            paused=True,
-            actor_id=boss.id,
-            now=NOW,
-            settings=settings,
-        )
-    set_campaign_paused(
-        session,
-        campaign_id=campaign.id,
-        paused=False,
-        actor_id=boss.id,
-        now=NOW,
-        settings=settings,
-    )
+        set_paused(paused=True)
+    set_paused(paused=False)
     assert not session.get(Campaign, campaign.id).paused
     (paused,) = _events(session, "campaign.paused")
     (resumed,) = _events(session, "campaign.resumed")
@@ -315,28 +303,22 @@ def test_a_paused_campaign_hands_out_no_debtor_until_resumed(session, settings):
     refresh_debtors(session, debtor_ids=[debtor.id], now=QUEUE_NOW, settings=settings)
     item = session.exec(select(QueueItem).where(QueueItem.debtor_id == debtor.id)).one()
     assert item.state == "ready" and item.campaign_id is not None
-    set_campaign_paused(
+    set_paused = partial(
+        set_campaign_paused,
         session,
         campaign_id=item.campaign_id,
-        paused=True,
         actor_id=boss.id,
         now=QUEUE_NOW,
         settings=settings,
     )
+    set_paused(paused=True)
     assert claim_next(session, agent_id=agent.id, now=QUEUE_NOW, settings=settings) is None
     session.refresh(item)
     assert item.state == "excluded"
     assert item.exclusion_reasons == [eligibility.CAMPAIGN_PAUSED]
     why = explain_debtor(session, debtor_id=debtor.id, now=QUEUE_NOW, settings=settings)
     assert why.exclusions == [eligibility.CAMPAIGN_PAUSED]
-    set_campaign_paused(
-        session,
-        campaign_id=item.campaign_id,
-        paused=False,
-        actor_id=boss.id,
-        now=QUEUE_NOW,
-        settings=settings,
-    )
+    set_paused(paused=False)
     session.refresh(item)
     assert (item.state, item.exclusion_reasons) == ("ready", [])
     claim = claim_next(session, agent_id=agent.id, now=QUEUE_NOW, settings=settings)
