@@ -157,8 +157,8 @@ def execute_prepared(session: Session, name: str, statement: sa.Executable, para
     """
     connection = session.connection()
     pooled = connection.connection
-    automatic = connection.dialect.name != "postgresql"
-    if automatic or pooled.driver_connection.prepare_threshold is not None:
+    driver = pooled.driver_connection
+    if connection.dialect.name != "postgresql" or driver.prepare_threshold is not None:
         return session.execute(statement, params).all()
 
     import psycopg
@@ -166,13 +166,13 @@ def execute_prepared(session: Session, name: str, statement: sa.Executable, para
 
     prepared: dict[str, list[tuple[str, Any]]] = pooled.info.setdefault(_PREPARED, {})
     if name not in prepared:
-        prepared[name] = _prepare(pooled.driver_connection, connection.dialect, name, statement)
+        prepared[name] = _prepare(driver, connection.dialect, name, statement)
     arguments = []
     for key, process in prepared[name]:
         value = params[key]
         arguments.append(process(value) if process else value)
     placeholders = ", ".join(["%s"] * len(arguments))
-    cursor = psycopg.ClientCursor(pooled.driver_connection, row_factory=namedtuple_row)
+    cursor = psycopg.ClientCursor(driver, row_factory=namedtuple_row)
     try:
         cursor.execute(f"EXECUTE {name}({placeholders})", arguments)
         return cursor.fetchall()
