@@ -134,6 +134,18 @@ def postgres_engine() -> Iterator[sa.Engine]:
     engine.dispose()
 
 
+@pytest.fixture
+def migrated_postgres_engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
+    """The session's migrated PostgreSQL database, emptied: for behaviour only PostgreSQL has.
+    Skipped outside CI without a server, failed in CI."""
+    require_component(bool(POSTGRES_URL), "CALLCENTER_TEST_DATABASE_URL non défini (PostgreSQL)")
+    url = request.getfixturevalue("postgres_database")
+    _truncate_postgres(url)
+    engine = create_db_engine(url)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty, migrated database: a SQLite file, or the session's PostgreSQL database."""

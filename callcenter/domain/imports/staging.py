@@ -5,7 +5,8 @@ a number already held by another debtor), counted, then merged into ``invoices``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -17,6 +18,9 @@ from callcenter.models import UTCDateTime
 STAGE = "import_stage_invoices"
 TOUCHED = "import_stage_touched"
 SQLITE_CACHE_KIB = 65_536  # bounded page cache: big merges go faster, memory stays flat
+BULK_LOAD_FROM = 100_000  # new invoices from which indexes and keys are built after the load
+LOCK_WAIT = "2s"  # how long a large import waits to have the invoices table to itself
+LOCK_REFUSED = {"55P03", "40P01"}  # lock_not_available, deadlock_detected
 COLUMNS = (
     "line",
     "number",
@@ -174,7 +178,7 @@ class InvoiceStage:
         if counts.updated:
             self._update(new_open, now_param)
         if counts.created:
-            self._insert(now_param)
+            self._insert(now_param, counts.created)
 
     def _update(self, new_open: str, now_param) -> None:
         self.connection.execute(
@@ -190,24 +194,85 @@ class InvoiceStage:
             ).bindparams(now_param)
         )
 
-    def _insert(self, now_param) -> None:
+    def _insert(self, now_param, created: int) -> None:
         if self.postgres:
             derived = "s.issue_date + d.payment_terms_days"
         else:
             derived = "date(s.issue_date, '+' || d.payment_terms_days || ' days')"
         open_amount = "COALESCE(s.open_amount_cents, s.amount_cents)"
-        self.connection.execute(
-            sa.text(
-                "INSERT INTO invoices (debtor_id, number, issue_date, due_date, amount_cents,"
-                " open_amount_cents, currency, status, disputed, reminder_count, created_at,"
-                " updated_at) "
-                f"SELECT d.id, s.number, s.issue_date, COALESCE(s.due_date, {derived}),"
-                f" s.amount_cents, {open_amount}, s.currency,"
-                f" CASE WHEN {open_amount} = 0 THEN 'paid' ELSE 'open' END, false, 0, :now, :now "
-                f"FROM {STAGE} s JOIN debtors d ON d.account_code = s.account_code "
-                "WHERE NOT EXISTS (SELECT 1 FROM invoices i WHERE i.number = s.number)"
-            ).bindparams(now_param)
-        )
+        statement = sa.text(
+            "INSERT INTO invoices (debtor_id, number, issue_date, due_date, amount_cents,"
+            " open_amount_cents, currency, status, disputed, reminder_count, created_at,"
+            " updated_at) "
+            f"SELECT d.id, s.number, s.issue_date, COALESCE(s.due_date, {derived}),"
+            f" s.amount_cents, {open_amount}, s.currency,"
+            f" CASE WHEN {open_amount} = 0 THEN 'paid' ELSE 'open' END, false, 0, :now, :now "
+            f"FROM {STAGE} s JOIN debtors d ON d.account_code = s.account_code "
+            "WHERE NOT EXISTS (SELECT 1 FROM invoices i WHERE i.number = s.number)"
+        ).bindparams(now_param)
+        if self._is_bulk_load(created) and self._hold_invoices_alone():
+            with self._upkeep_deferred():
+                self.connection.execute(statement)
+            return
+        self.connection.execute(statement)
+
+    def _is_bulk_load(self, created: int) -> bool:
+        """A load that at least doubles the invoices table (a new customer's ledger). PostgreSQL
+        keeps every index and checks the debtor key row by row as rows go in; for such a load,
+        building the indexes and checking the key once afterwards takes half the time."""
+        if not self.postgres or created < BULK_LOAD_FROM:
+            return False
+        held = self.connection.exec_driver_sql(
+            "SELECT CASE WHEN reltuples < 0 THEN (SELECT count(*) FROM invoices)"
+            " ELSE reltuples END FROM pg_class WHERE oid = 'invoices'::regclass"
+        ).scalar_one()
+        return created >= held
+
+    def _hold_invoices_alone(self) -> bool:
+        """Setting indexes and key aside needs the invoices table to itself (agents' screens
+        that read invoices wait until the import commits) and debtors kept still. The import
+        waits at most ``LOCK_WAIT`` for that, else it inserts row by row, blocking no one."""
+        previous = self.connection.exec_driver_sql("SHOW lock_timeout").scalar_one()
+        savepoint = self.connection.begin_nested()
+        try:
+            self._sql("SELECT set_config('lock_timeout', :wait, true)", wait=LOCK_WAIT)
+            self.connection.exec_driver_sql("LOCK TABLE invoices IN ACCESS EXCLUSIVE MODE")
+            self.connection.exec_driver_sql("LOCK TABLE debtors IN SHARE ROW EXCLUSIVE MODE")
+        except sa.exc.OperationalError as refused:
+            if getattr(refused.orig, "sqlstate", None) not in LOCK_REFUSED:
+                raise
+            savepoint.rollback()
+            return False
+        self._sql("SELECT set_config('lock_timeout', :previous, true)", previous=previous)
+        savepoint.commit()
+        return True
+
+    @contextmanager
+    def _upkeep_deferred(self) -> Iterator[None]:
+        """Drop the secondary indexes and foreign keys of ``invoices``, then build them again
+        from their own definitions, as ``pg_restore`` does. Inside the import's transaction:
+        if anything fails, they were never gone."""
+        keys = self.connection.exec_driver_sql(
+            "SELECT quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = 'invoices'::regclass AND contype = 'f' ORDER BY conname"
+        ).all()
+        indexes = self.connection.exec_driver_sql(
+            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index"
+            " WHERE indrelid = 'invoices'::regclass AND NOT EXISTS"
+            " (SELECT 1 FROM pg_constraint c WHERE c.conindid = pg_index.indexrelid)"
+            " ORDER BY 1"
+        ).all()
+        for name, _ in keys:
+            self.connection.exec_driver_sql(f"ALTER TABLE invoices DROP CONSTRAINT {name}")
+        for name, _ in indexes:
+            self.connection.exec_driver_sql(f"DROP INDEX {name}")
+        yield
+        for _, definition in indexes:
+            self.connection.exec_driver_sql(definition)
+        for name, definition in keys:
+            self.connection.exec_driver_sql(
+                f"ALTER TABLE invoices ADD CONSTRAINT {name} {definition}"
+            )
 
     def drop(self) -> None:
         temp = "" if self.postgres else "temp."
