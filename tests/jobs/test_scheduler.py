@@ -48,14 +48,29 @@ def test_second_lock_waits_until_the_leader_releases(engine, settings):
             extra_engine.dispose()
 
 
+def _wait_until_backend_gone(engine, pid: int, seconds: float = 5.0) -> None:
+    """The server releases a dead client's locks when its backend exits, a moment after the
+    socket closes: the standby retries on its schedule, the test waits for that exit."""
+    deadline = time.monotonic() + seconds
+    with engine.connect() as connection:
+        while connection.execute(
+            sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+        ).scalar_one():
+            assert time.monotonic() < deadline, f"le processus serveur {pid} ne s'arrête pas"
+            time.sleep(0.02)
+            connection.rollback()
+
+
 def test_a_dead_leaders_lock_is_taken_over(postgres_engine):
     standby_engine = create_db_engine(postgres_engine.url.render_as_string(hide_password=False))
     leader, standby = PostgresLeaderLock(postgres_engine), PostgresLeaderLock(standby_engine)
     try:
         assert leader.try_acquire()
         assert not standby.try_acquire()
+        pid = leader.connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
         leader.connection.invalidate()
         assert not leader.still_held()
+        _wait_until_backend_gone(standby_engine, pid)
         assert standby.try_acquire()
         standby.release()
     finally:
