@@ -60,6 +60,24 @@ def test_a_load_into_an_empty_table_rebuilds_indexes_and_key_as_they_were(engine
         assert session.exec(select(func.count()).select_from(Invoice)).one() == 6
 
 
+def test_a_dry_run_never_takes_the_table_from_the_agents(engine, tmp_path, monkeypatch):
+    asked: list[bool] = []
+    hold = staging.InvoiceStage._hold_invoices_alone
+
+    def spied(stage):
+        asked.append(stage.dry_run)
+        return hold(stage)
+
+    monkeypatch.setattr(staging.InvoiceStage, "_hold_invoices_alone", spied)
+    path = _invoices_csv(tmp_path, "f.csv", range(6))
+    report = do_import(engine, "invoices", path, dry_run=True)
+    assert report.ok, report.lines()
+    assert report.counts["invoices"].created == 6
+    assert asked == []
+    assert do_import(engine, "invoices", path).ok
+    assert asked == [False]
+
+
 def test_a_load_smaller_than_the_table_goes_row_by_row(engine, tmp_path):
     assert do_import(engine, "invoices", _invoices_csv(tmp_path, "a.csv", range(6))).ok
     before = _upkeep(engine)

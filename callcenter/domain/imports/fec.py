@@ -310,7 +310,7 @@ def import_fec(
         source=report.source,
         now=now,
     )
-    stage = InvoiceStage(session)
+    stage = InvoiceStage(session, dry_run=report.dry_run)
     stage.add(
         [
             (

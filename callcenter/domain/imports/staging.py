@@ -37,8 +37,9 @@ StageRow = tuple[int, str, str, str | None, str | None, int | None, int | None, 
 class InvoiceStage:
     """The staging table of one import, living in the session's transaction."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, dry_run: bool = False) -> None:
         self.session = session
+        self.dry_run = dry_run
         self.connection = session.connection()
         self.postgres = self.connection.dialect.name == "postgresql"
         self.rows = 0
@@ -219,8 +220,9 @@ class InvoiceStage:
     def _is_bulk_load(self, created: int) -> bool:
         """A load that at least doubles the invoices table (a new customer's ledger). PostgreSQL
         keeps every index and checks the debtor key row by row as rows go in; for such a load,
-        building the indexes and checking the key once afterwards takes half the time."""
-        if not self.postgres or created < BULK_LOAD_FROM:
+        building the indexes and checking the key once afterwards takes half the time. A dry run,
+        rolled back anyway, never takes the table from the agents."""
+        if self.dry_run or not self.postgres or created < BULK_LOAD_FROM:
             return False
         held = self.connection.exec_driver_sql(
             "SELECT CASE WHEN reltuples < 0 THEN (SELECT count(*) FROM invoices)"

@@ -295,7 +295,7 @@ def _invoices(context: _Context) -> None:
     i_issue, i_amount = columns["issue_date"], columns["amount"]
     i_due, i_open = columns.get("due_date"), columns.get("open_amount")
     i_currency = columns.get("currency")
-    stage = InvoiceStage(context.session)
+    stage = InvoiceStage(context.session, dry_run=report.dry_run)
     dates: dict[Any, str] = {}
     batch: list = []
     derived_due = 0
