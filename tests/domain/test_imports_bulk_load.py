@@ -119,3 +119,20 @@ def test_a_busy_invoices_table_is_waited_for_briefly_then_loaded_row_by_row(
     assert report.ok, report.lines()
     assert report.counts["invoices"].created == 6
     assert _rebuilt(before, _upkeep(engine)) == set()
+
+
+def test_an_index_whose_definition_holds_a_percent_sign_is_built_again(engine, tmp_path):
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE INDEX ix_invoices_b_series ON invoices (number) WHERE number LIKE 'B%%'"
+        )
+    try:
+        before = _upkeep(engine)
+        report = do_import(engine, "invoices", _invoices_csv(tmp_path, "f.csv", range(6)))
+        assert report.ok, report.lines()
+        after = _upkeep(engine)
+        assert "ix_invoices_b_series" in _rebuilt(before, after)
+        assert _definitions(after) == _definitions(before)
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP INDEX IF EXISTS ix_invoices_b_series")

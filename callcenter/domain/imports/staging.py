@@ -270,11 +270,14 @@ class InvoiceStage:
             self.connection.exec_driver_sql(f"DROP INDEX {name}")
         yield
         for _, definition in indexes:
-            self.connection.exec_driver_sql(definition)
+            self._exec_as_written(definition)
         for name, definition in keys:
-            self.connection.exec_driver_sql(
-                f"ALTER TABLE invoices ADD CONSTRAINT {name} {definition}"
-            )
+            self._exec_as_written(f"ALTER TABLE invoices ADD CONSTRAINT {name} {definition}")
+
+    def _exec_as_written(self, statement: str) -> None:
+        """A definition read back from PostgreSQL, run as it is: a ``%`` in it (a ``LIKE``
+        in a partial index) is not a placeholder for the driver."""
+        self.connection.exec_driver_sql(statement.replace("%", "%%"))
 
     def drop(self) -> None:
         temp = "" if self.postgres else "temp."
