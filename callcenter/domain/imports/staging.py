@@ -6,7 +6,7 @@ a number already held by another debtor), counted, then merged into ``invoices``
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -211,11 +211,9 @@ class InvoiceStage:
             f"FROM {STAGE} s JOIN debtors d ON d.account_code = s.account_code "
             "WHERE NOT EXISTS (SELECT 1 FROM invoices i WHERE i.number = s.number)"
         ).bindparams(now_param)
-        if self._is_bulk_load(created) and self._hold_invoices_alone():
-            with self._upkeep_deferred():
-                self.connection.execute(statement)
-            return
-        self.connection.execute(statement)
+        bulk = self._is_bulk_load(created) and self._hold_invoices_alone()
+        with self._upkeep_deferred() if bulk else nullcontext():
+            self.connection.execute(statement)
 
     def _is_bulk_load(self, created: int) -> bool:
         """A load that at least doubles the invoices table (a new customer's ledger). PostgreSQL
