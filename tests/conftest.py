@@ -117,6 +117,13 @@ def postgres_database() -> Iterator[str]:
     admin.dispose()
 
 
+def _emptied_postgres_database(request: pytest.FixtureRequest) -> str:
+    """The URL of the session's migrated PostgreSQL database, every table emptied."""
+    url = request.getfixturevalue("postgres_database")
+    _truncate_postgres(url)
+    return url
+
+
 def _truncate_postgres(url: str) -> None:
     engine = sa.create_engine(url)
     tables = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
@@ -139,9 +146,7 @@ def migrated_postgres_engine(request: pytest.FixtureRequest) -> Iterator[sa.Engi
     """The session's migrated PostgreSQL database, emptied: for behaviour only PostgreSQL has.
     Skipped outside CI without a server, failed in CI."""
     require_component(bool(POSTGRES_URL), "CALLCENTER_TEST_DATABASE_URL non défini (PostgreSQL)")
-    url = request.getfixturevalue("postgres_database")
-    _truncate_postgres(url)
-    engine = create_db_engine(url)
+    engine = create_db_engine(_emptied_postgres_database(request))
     yield engine
     engine.dispose()
 
@@ -153,9 +158,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         path = tmp_path / "callcenter.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
-    url = request.getfixturevalue("postgres_database")
-    _truncate_postgres(url)
-    return url
+    return _emptied_postgres_database(request)
 
 
 @pytest.fixture
