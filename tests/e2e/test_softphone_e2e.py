@@ -4,6 +4,7 @@ from a token the app issues (no network to Twilio is needed, none is expected)."
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,16 @@ from tests.conftest import TEST_PASSWORD, make_settings
 from tests.web.test_telephony_webhooks import held_debtor
 
 pytestmark = pytest.mark.e2e
+
+
+def _wait_until_true(page, expression: str, seconds: float = 15.0) -> None:
+    """Poll an expression from the test. Playwright's ``wait_for_function`` polls with ``eval``
+    inside the page, which the app's Content Security Policy forbids: it failed whenever the
+    expression was not already true at its first try."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(f"Boolean({expression})"):
+        assert time.monotonic() < deadline, f"toujours faux après {seconds} s : {expression}"
+        page.wait_for_timeout(100)
 
 
 @pytest.fixture
@@ -105,7 +116,7 @@ def test_the_twilio_softphone_builds_a_device_from_the_apps_token(
     tokens = []
     page.on("response", lambda r: tokens.append(r.status) if "/telephonie/jeton" in r.url else None)
     open_softphone(page, live_server, agent, debtor_id)
-    page.wait_for_function("window.Softphone && window.Softphone.device !== null", timeout=15000)
+    _wait_until_true(page, "window.Softphone && window.Softphone.device !== null")
     assert page.evaluate("window.Softphone.device instanceof Twilio.Device") is True
     assert page.evaluate("window.Softphone.device.identity || null") in (None, f"agent-{agent.id}")
     assert tokens and set(tokens) == {200}
