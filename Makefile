@@ -8,7 +8,7 @@ PIP := $(BIN)/pip --disable-pip-version-check -qq
 CALLCENTER_TEST_DATABASE_URL ?= $(shell bash tools/detect-postgres)
 export CALLCENTER_TEST_DATABASE_URL
 
-.PHONY: setup run test lint format bench browser lock clean
+.PHONY: setup run test lint format bench system-packages lock clean
 
 setup: $(PY_STAMP) $(JS_STAMP)
 
@@ -31,10 +31,10 @@ run: setup
 	$(BIN)/callcenter demo --if-empty
 	$(BIN)/honcho start -f Procfile
 
-browser:
-	@bash tools/ensure-chromium
+system-packages:
+	@bash tools/ensure-system-packages
 
-test: setup browser
+test: setup system-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

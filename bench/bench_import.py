@@ -92,7 +92,13 @@ def child(url: str, csv_path: str) -> None:
     engine = create_db_engine(url)
     started = time.perf_counter()
     with Session(engine) as session:
-        report = run_import(session, kind="invoices", path=Path(csv_path), dry_run=False)
+        report = run_import(
+            session,
+            kind="invoices",
+            path=Path(csv_path),
+            dry_run=False,
+            now=datetime.now(UTC),
+        )
         if not report.ok:
             print("\n".join(report.lines()[:20]), file=sys.stderr)
             sys.exit(1)

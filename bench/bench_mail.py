@@ -27,6 +27,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -39,7 +40,11 @@ from callcenter.jobs.outbox import deliver_outbox
 from callcenter.models import OutboxEmail
 from callcenter.providers.mail import SmtpTransport
 
-SENDER = {"sender_name": "Service relance — Exemple SAS", "sender_address": "relances@exemple.fr"}
+SENDER = {
+    "sender_name": "Service relance — Exemple SAS",
+    "sender_address": "relances@exemple.fr",
+    "now": lambda: datetime.now(UTC),
+}
 
 SERVER = textwrap.dedent(
     """
@@ -132,6 +137,7 @@ def enqueue(session, key: str) -> None:
         body_text=RENDERED.text,
         body_html=RENDERED.html,
         message_id_domain="exemple.fr",
+        now=datetime.now(UTC),
     )
 
 

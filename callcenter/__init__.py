@@ -7,11 +7,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from flask import Flask
 
+    from callcenter.clock import Clock
     from callcenter.config import Settings
 
 
-def create_app(settings: Settings | None = None, providers: dict[str, Any] | None = None) -> Flask:
-    """The one wiring point: settings, database, providers and blueprints."""
+def create_app(
+    settings: Settings | None = None,
+    providers: dict[str, Any] | None = None,
+    clock: Clock | None = None,
+) -> Flask:
+    """The one wiring point: settings, database, providers, the clock and blueprints."""
     from callcenter.web import build_app
 
-    return build_app(settings=settings, providers=providers)
+    return build_app(settings=settings, providers=providers, clock=clock)

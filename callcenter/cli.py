@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
@@ -106,7 +105,7 @@ def demo(debtors: int | None, seed: int | None, invoices_per_debtor: float, if_e
         click.echo("Données déjà présentes : chargement de la démonstration ignoré.")
         _print_logins([(u.email, u.role, u.full_name) for u in demo_users], DEMO_PASSWORD)
         return
-    today = datetime.now(ZoneInfo(settings.app.timezone)).date()
+    today = state.clock.today()
     with click.progressbar(length=1, label="Génération des données") as bar:
 
         def progress(done: int, total: int) -> None:
@@ -129,10 +128,9 @@ def demo(debtors: int | None, seed: int | None, invoices_per_debtor: float, if_e
         f"{report.payments} paiements en {report.seconds:.1f} s."
     )
     from callcenter.domain.queue import refresh_all
-    from callcenter.models import utcnow
 
     with session_scope(state.engine) as session:
-        refreshed = refresh_all(session, now=utcnow(), settings=settings)
+        refreshed = refresh_all(session, now=state.clock.now(), settings=settings)
     click.echo(
         f"File d'appels calculée : {refreshed.ready} dossiers prêts, {refreshed.excluded} exclus."
     )
@@ -177,6 +175,7 @@ def users_create(email: str, full_name: str, role: str, password: str) -> None:
                 role=role,
                 password=password,
                 min_password_length=state.settings.security.password_min_length,
+                now=state.clock.now(),
             )
     except ValidationFailed as failed:
         raise click.ClickException(" ".join(failed.errors.values())) from None
@@ -254,8 +253,6 @@ def scheduler() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     state = _state()
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     announced: list[bool] = []
 
     def on_leadership(leader: bool) -> None:
@@ -263,7 +260,7 @@ def scheduler() -> None:
             click.echo("Un autre planificateur est actif : celui-ci reste en attente.")
             announced.append(True)
 
-    telephony = state.providers.get("telephony") or build_telephony(state.settings)
+    telephony = state.providers.get("telephony") or build_telephony(state.settings, state.clock)
 
     def delete_recording(*, recording_sid: str | None, recording_url: str | None) -> None:
         if recording_sid:
@@ -274,7 +271,19 @@ def scheduler() -> None:
         state.engine,
         transport_from_settings(state.settings),
         delete_recording=delete_recording,
+        clock=state.clock,
     )
     lock = leader_lock_for(state.engine, state.settings.data_path)
+
+    def stop_now(*_args) -> None:
+        """SIGTERM: claim nothing more and give back what is not sent, within seconds."""
+        stop.set()
+        context.stopping.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop_now)
     click.echo("Planificateur démarré.")
-    run_scheduler(context, lock, stop=stop, on_leadership=on_leadership)
+    if not run_scheduler(context, lock, stop=stop, on_leadership=on_leadership):
+        click.echo("Arrêt : une tâche n'a pas fini à temps, elle est interrompue.", err=True)
+        os._exit(0)
+    click.echo("Planificateur arrêté.")

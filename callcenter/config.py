@@ -55,6 +55,10 @@ class WebSettings(_Section):
     threads: int = Field(default=8, ge=1, le=64)
     workers: int = Field(default=0, ge=0, le=16)
     session_hours: int = Field(default=10, ge=1, le=24)
+    keepalive_seconds: int = Field(default=120, ge=1, le=900)
+    trusted_proxies: list[str] = []
+    max_request_kib: int = Field(default=1024, ge=16, le=65536)
+    max_upload_mib: int = Field(default=200, ge=1, le=2048)
 
 
 class SecuritySettings(_Section):
@@ -83,6 +87,8 @@ class MailSettings(_Section):
     dispute_handler: str = "Notre service clients"
     max_attempts: int = Field(default=8, ge=1, le=50)
     first_retry_seconds: int = Field(default=60, ge=1)
+    lease_seconds: int = Field(default=120, ge=10, le=3600)
+    smtp_timeout_seconds: int = Field(default=20, ge=1, le=300)
 
 
 class CompanySettings(_Section):

@@ -326,7 +326,12 @@ def _create_users(session: Session, today: date) -> list[User]:
     users = []
     for email, full_name, role in _USERS:
         user = create_user(
-            session, email=email, full_name=full_name, role=role, password=DEMO_PASSWORD
+            session,
+            email=email,
+            full_name=full_name,
+            role=role,
+            password=DEMO_PASSWORD,
+            now=created_at,
         )
         user.created_at = created_at
         users.append(user)

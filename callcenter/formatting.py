@@ -12,7 +12,6 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
 LOCALE = Locale.parse("fr_FR")
-PARIS = ZoneInfo("Europe/Paris")
 
 
 @lru_cache(maxsize=65536)
@@ -31,12 +30,14 @@ def number(value: float | int, digits: int = 0) -> str:
     return format_decimal(value, format=pattern, locale=LOCALE)
 
 
-def day(value: date | datetime | None) -> str:
-    """``15/12/2026``."""
+def day(value: date | datetime | None, zone: ZoneInfo | None = None) -> str:
+    """``15/12/2026``. An instant needs the reader's time zone to fall on a day."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        value = value.astimezone(PARIS).date()
+        if zone is None:
+            raise ValueError("an instant is shown as a day only in a given time zone")
+        value = value.astimezone(zone).date()
     return _day(value)
 
 
@@ -45,8 +46,8 @@ def _day(value: date) -> str:
     return format_date(value, format="dd/MM/yyyy", locale=LOCALE)
 
 
-def moment(value: datetime | None, tz: ZoneInfo = PARIS) -> str:
+def moment(value: datetime | None, zone: ZoneInfo) -> str:
     """``15/12/2026 14:05`` in the reader's time zone (all digits: no locale data needed)."""
     if value is None:
         return ""
-    return value.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+    return value.astimezone(zone).strftime("%d/%m/%Y %H:%M")

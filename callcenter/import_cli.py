@@ -72,6 +72,7 @@ def _run(kind: str, file: Path, dry_run: bool, mapping_name, maps, payment_terms
                         payment_terms_days=payment_terms_days,
                         progress=progress,
                         settings=current_app.extensions["callcenter"].settings,
+                        now=current_app.extensions["callcenter"].clock.now(),
                     )
                 except DomainError as error:
                     session.rollback()

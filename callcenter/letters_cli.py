@@ -10,7 +10,6 @@ from flask.cli import AppGroup
 
 from callcenter.db import read_only, session_scope
 from callcenter.domain.errors import DomainError
-from callcenter.models import utcnow
 
 
 @click.group("letters", cls=AppGroup)
@@ -20,12 +19,11 @@ def letters_group() -> None:
 
 def _generate(kind: str, account_code: str, output: str | None) -> None:
     from callcenter.domain.letters import LETTER_TEMPLATES_DIR, build_letter, record_letter
-    from callcenter.jobs.context import JobContext
     from callcenter.providers.pdf import render_pdf
 
     state = current_app.extensions["callcenter"]
     settings = state.settings
-    today = JobContext(settings, state.engine, None).today()
+    today = state.clock.today()
     try:
         with session_scope(read_only(state.engine)) as session:
             letter = build_letter(
@@ -42,7 +40,7 @@ def _generate(kind: str, account_code: str, output: str | None) -> None:
     except OSError as error:
         raise click.ClickException(f"Impossible d'écrire {path} : {error.strerror}") from None
     with session_scope(state.engine) as session:
-        record_letter(session, letter=letter, now=utcnow(), settings=settings)
+        record_letter(session, letter=letter, now=state.clock.now(), settings=settings)
     count = len(letter.invoice_numbers)
     click.echo(
         f"{letter.content.title} pour {letter.content.debtor_name} : {path} "

@@ -9,7 +9,6 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from callcenter.db import session_scope
-from callcenter.models import utcnow
 
 
 @click.group("queue", cls=AppGroup)
@@ -25,7 +24,7 @@ def queue_refresh() -> None:
     state = current_app.extensions["callcenter"]
     began = time.perf_counter()
     with session_scope(state.engine) as session:
-        report = refresh_all(session, now=utcnow(), settings=state.settings)
+        report = refresh_all(session, now=state.clock.now(), settings=state.settings)
     click.echo(
         f"File recalculée en {time.perf_counter() - began:.1f} s : "
         f"{report.ready} débiteurs à appeler, {report.excluded} exclus."

@@ -45,7 +45,10 @@ def speech_transcribe(call_id: int) -> None:
 
     state = current_app.extensions["callcenter"]
     context = JobContext(
-        settings=state.settings, engine=state.engine, mail=transport_from_settings(state.settings)
+        settings=state.settings,
+        engine=state.engine,
+        mail=transport_from_settings(state.settings),
+        clock=state.clock,
     )
     with session_scope(read_only(state.engine)) as session:
         call = session.get(Call, call_id)

@@ -14,21 +14,33 @@ import shutil
 import socket
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from sqlmodel import Session, SQLModel
 
 from callcenter.config import Settings, parse_settings
 from callcenter.db import create_db_engine
 from callcenter.migrate import upgrade
+from callcenter.models import utcnow
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("CALLCENTER_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 TEST_PASSWORD = "mot-de-passe-test"
+# Every test runs at this instant (a Monday, 10:00 in Paris), whatever the machine's date:
+# the clock moves on from it in real time, but no test depends on the day it is run.
+# Override with CALLCENTER_TEST_NOW (ISO 8601, with its offset) to try another instant.
+TEST_NOW = datetime.fromisoformat(
+    os.environ.get("CALLCENTER_TEST_NOW", "2026-11-23T10:00:00+01:00")
+)
+TEST_ZONE = ZoneInfo("Europe/Paris")
+TEST_TODAY = TEST_NOW.astimezone(TEST_ZONE).date()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -65,6 +77,13 @@ def _is_loopback(address) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@pytest.fixture(autouse=True)
+def set_clock() -> Iterator[None]:
+    """Every test starts at ``TEST_NOW``: nothing in a test reads the machine's real date."""
+    with time_machine.travel(TEST_NOW, tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -213,7 +232,12 @@ def make_user(app):
         email = email or f"{role}-{uuid.uuid4().hex[:8]}@exemple.fr"
         with session_scope(app.extensions["callcenter"].engine) as session:
             return create_user(
-                session, email=email, full_name=f"{role.title()} Test", role=role, password=password
+                session,
+                email=email,
+                full_name=f"{role.title()} Test",
+                role=role,
+                password=password,
+                now=utcnow(),
             )
 
     return make

@@ -1,4 +1,5 @@
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,8 +20,12 @@ def test_money_is_french(cents, expected):
     assert formatting.money(cents) == expected
 
 
-def test_dates_are_french_and_in_paris_time():
+def test_dates_are_french_and_in_the_readers_time_zone():
+    paris = ZoneInfo("Europe/Paris")
     assert formatting.day(date(2026, 12, 15)) == "15/12/2026"
     late_evening_utc = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
-    assert formatting.day(late_evening_utc) == "01/01/2027"
-    assert formatting.moment(datetime(2026, 7, 1, 12, 5, tzinfo=UTC)) == "01/07/2026 14:05"
+    assert formatting.day(late_evening_utc, paris) == "01/01/2027"
+    assert formatting.day(late_evening_utc, ZoneInfo("America/Martinique")) == "31/12/2026"
+    assert formatting.moment(datetime(2026, 7, 1, 12, 5, tzinfo=UTC), paris) == "01/07/2026 14:05"
+    with pytest.raises(ValueError):
+        formatting.day(late_evening_utc)

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from callcenter.domain.audit import record_event
 from callcenter.domain.errors import DomainError, ValidationFailed
-from callcenter.models import AgentState, LoginAttempt, Role, User, utcnow
+from callcenter.models import AgentState, LoginAttempt, Role, User
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("mot de passe factice pour égaliser les temps")
@@ -75,6 +75,7 @@ def create_user(
     password: str,
     min_password_length: int = 10,
     actor_id: int | None = None,
+    now: datetime,
 ) -> User:
     """Create an account, refusing a bad address, a short password or a taken address."""
     errors: dict[str, str] = {}
@@ -108,6 +109,7 @@ def create_user(
         type="user.created",
         actor_id=actor_id,
         payload={"user_id": user.id, "email": email, "role": role},
+        at=now,
     )
     return user
 
@@ -131,10 +133,9 @@ def authenticate(
     password: str,
     remote_addr: str = "",
     policy: ThrottlePolicy = ThrottlePolicy(),
-    now: datetime | None = None,
+    now: datetime,
 ) -> User:
     """Check credentials and record the attempt; raise LoginRefused with a French reason."""
-    now = now or utcnow()
     email = normalise_email(email)
     since = now - policy.window
     throttled = _recent_failures(session, LoginAttempt.email, email, since) >= policy.max_failures
@@ -157,11 +158,13 @@ def authenticate(
         raise LoginRefused("Adresse e-mail ou mot de passe incorrect.")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    record_event(session, type="user.login", actor_id=user.id, payload={"ip": remote_addr})
+    record_event(session, type="user.login", actor_id=user.id, payload={"ip": remote_addr}, at=now)
     return user
 
 
-def update_user(session: Session, *, user_id: int, role: str, active: bool, actor_id: int) -> User:
+def update_user(
+    session: Session, *, user_id: int, role: str, active: bool, actor_id: int, now: datetime
+) -> User:
     """Change a user's role or switch the account off; an admin cannot lock themselves out."""
     user = session.get(User, user_id)
     if user is None:
@@ -184,6 +187,7 @@ def update_user(session: Session, *, user_id: int, role: str, active: bool, acto
         type="user.updated",
         actor_id=actor_id,
         payload={"user_id": user.id, "email": user.email, **changes},
+        at=now,
     )
     session.flush()
     return user

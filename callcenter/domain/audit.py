@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from callcenter.models import Event, utcnow
+from callcenter.models import Event
 
 
 def record_event(
@@ -17,14 +17,14 @@ def record_event(
     actor_id: int | None = None,
     debtor_id: int | None = None,
     payload: dict[str, Any] | None = None,
-    at: datetime | None = None,
+    at: datetime,
 ) -> Event:
     event = Event(
         type=type,
         actor_id=actor_id,
         debtor_id=debtor_id,
         payload=payload or {},
-        at=at or utcnow(),
+        at=at,
     )
     session.add(event)
     return event

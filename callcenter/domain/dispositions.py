@@ -9,6 +9,7 @@ get the keyboard shortcuts 1–9 on the agent's screen.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from sqlmodel import Session, select
 
@@ -96,6 +97,7 @@ def update_disposition(
     position: int,
     active: bool,
     actor_id: int,
+    now: datetime,
 ) -> Disposition:
     """Rename, reorder or switch off an outcome; its code and effects stay as they are."""
     disposition = session.get(Disposition, disposition_id)
@@ -124,6 +126,7 @@ def update_disposition(
             "before": before,
             "after": {"label": label, "position": position, "active": active},
         },
+        at=now,
     )
     session.flush()
     return disposition

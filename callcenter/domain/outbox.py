@@ -13,21 +13,25 @@ Delivery is a separate step (the scheduler's sender). Rules:
   rows are shown to supervisors, who can resend them;
 - a contact who opted out of email is never mailed, even if the row was
   written before the opt-out;
-- a row is not sent before its ``next_attempt_at``: the recap's cancel delay.
+- a row is not sent before its ``next_attempt_at``: the recap's cancel delay;
+- a row that cannot become a message (a header with a line break) is dead at once, and a
+  claim given back unsent (the sender stops) costs no attempt.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.headerregistry import Address
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from callcenter.domain.audit import record_event
 from callcenter.domain.errors import DomainError
-from callcenter.models import Contact, EmailStatus, OutboxEmail, utcnow
+from callcenter.models import Contact, EmailStatus, OutboxEmail
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,29 @@ class DeliveryPolicy:
 
 
 DEFAULT_DELIVERY_POLICY = DeliveryPolicy()
+SUBJECT_LIMIT = 250
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def mailbox(name: str | None, address: str) -> str:
+    """``Nom <adresse>`` for a header, quoted as RFC 5322 wants (« Dupont, Jean » stays one
+    recipient). An address that cannot be written so is kept as it is: the sender refuses
+    it with its reason and the row goes to the dead letters, never blocking the others."""
+    display = _CONTROL_CHARACTERS.sub(" ", name or "").strip()
+    try:
+        return str(Address(display_name=display, addr_spec=address)) if display else address
+    except (ValueError, IndexError):
+        return address
+
+
+def fitted_subject(subject: str) -> str:
+    """A subject within the column's limit on every database: long lists are cut at a word
+    with an ellipsis (the body lists everything), line breaks become spaces."""
+    subject = _CONTROL_CHARACTERS.sub(" ", subject).strip()
+    if len(subject) <= SUBJECT_LIMIT:
+        return subject
+    cut = subject[: SUBJECT_LIMIT - 1].rsplit(" ", 1)[0].rstrip(" ,;:")
+    return cut + "…"
 
 
 def message_id_for(idempotency_key: str, domain: str) -> str:
@@ -61,7 +88,7 @@ def enqueue_email(
     contact_id: int | None = None,
     call_id: int | None = None,
     send_after: datetime | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> OutboxEmail:
     """Write the email row (caller commits with the rest of the unit of work)."""
     existing = session.exec(
@@ -69,13 +96,12 @@ def enqueue_email(
     ).first()
     if existing is not None:
         return existing
-    now = now or utcnow()
     email = OutboxEmail(
         idempotency_key=idempotency_key,
         template=template,
         to_address=to_address,
         reply_to=reply_to,
-        subject=subject,
+        subject=fitted_subject(subject),
         body_text=body_text,
         body_html=body_html,
         debtor_id=debtor_id,
@@ -163,6 +189,22 @@ def mark_sent(session: Session, *, email_id: int, now: datetime) -> None:
         at=now,
     )
     session.flush()
+
+
+def release_claims(session: Session, *, email_ids: list[int], now: datetime) -> int:
+    """Give back rows claimed but never handed to the server (the sender is stopping):
+    due again at once, and the attempt counted at the claim is returned."""
+    if not email_ids:
+        return 0
+    return session.exec(
+        sa.update(OutboxEmail)
+        .where(
+            col(OutboxEmail.id).in_(email_ids),
+            OutboxEmail.status == EmailStatus.PENDING,
+            OutboxEmail.attempts > 0,
+        )
+        .values(next_attempt_at=now, attempts=OutboxEmail.attempts - 1)
+    ).rowcount
 
 
 def mark_failed(

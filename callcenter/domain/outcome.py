@@ -567,7 +567,7 @@ def _queue_recap(
         contact_name=recipient.full_name,
         agent_name=agent.full_name,
         agent_email=agent.email,
-        call_date=day(now),
+        call_date=day(now, ZoneInfo(settings.app.timezone)),
         payment_reference=" ".join([debtor.account_code, *(i.number for i in chosen[:3])]),
         iban=settings.company.iban,
         bic=settings.company.bic,

@@ -27,7 +27,6 @@ from callcenter.models import (
     PaymentPlan,
     Promise,
     PromiseStatus,
-    utcnow,
 )
 
 FINAL_STATUSES = {PromiseStatus.KEPT, PromiseStatus.PARTIAL, PromiseStatus.BROKEN}
@@ -189,7 +188,7 @@ def refresh_commitments(
     *,
     debtor_ids: Iterable[int],
     today: date,
-    now: datetime | None = None,
+    now: datetime,
     policy: PromisePolicy = PromisePolicy(),
 ) -> list[CommitmentChange]:
     """Recompute what each promise and instalment has received and settle due ones.
@@ -197,7 +196,6 @@ def refresh_commitments(
     Called after payments arrive and by the daily evaluation job; idempotent.
     Returns the status changes, each also written to the debtor's timeline.
     """
-    now = now or utcnow()
     debtor_ids = sorted(set(debtor_ids))
     if not debtor_ids:
         return []

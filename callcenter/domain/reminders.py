@@ -759,7 +759,9 @@ def queue_ladder_emails(
             invoices=concerned,
             total=money(sum(v.open_amount_cents for v in concerned)),
             due_date=day(min(v.due_date for v in concerned)),
-            previous_reminder_date=day(previous) if previous else "",
+            previous_reminder_date=day(previous, ZoneInfo(settings.app.timezone))
+            if previous
+            else "",
         )
         email = _enqueue(
             session,

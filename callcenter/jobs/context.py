@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
+from callcenter.clock import Clock
 from callcenter.config import Settings
 from callcenter.providers.mail import MailTransport
 
@@ -29,6 +30,19 @@ class JobContext:
     engine: Engine
     mail: MailTransport
     delete_recording: RecordingDeleter = field(default=keep_provider_recording)
+    clock: Clock | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        if self.clock is None:
+            self.clock = Clock(self.settings.app.timezone)
+
+    def now(self) -> datetime:
+        """The job's instant, from the one clock (aware UTC)."""
+        assert self.clock is not None
+        return self.clock.now()
 
     def today(self) -> date:
-        return datetime.now(ZoneInfo(self.settings.app.timezone)).date()
+        """Today in the company's time zone, from the one clock."""
+        assert self.clock is not None
+        return self.clock.today()

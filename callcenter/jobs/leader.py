@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -28,12 +29,27 @@ class LeaderLock(Protocol):
 
 
 class PostgresLeaderLock:
+    """Thread-safe: the scheduler's loop and every job's fence check it concurrently."""
+
     def __init__(self, engine: Engine, key: int = ADVISORY_LOCK_KEY) -> None:
         self.engine = engine
         self.key = key
         self.connection: sa.Connection | None = None
+        self._guard = threading.RLock()
 
     def try_acquire(self) -> bool:
+        with self._guard:
+            return self._try_acquire()
+
+    def still_held(self) -> bool:
+        with self._guard:
+            return self._still_held()
+
+    def release(self) -> None:
+        with self._guard:
+            self._release()
+
+    def _try_acquire(self) -> bool:
         if self.connection is None:
             self.connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         acquired = self.connection.execute(
@@ -44,7 +60,7 @@ class PostgresLeaderLock:
             self.connection = None
         return bool(acquired)
 
-    def still_held(self) -> bool:
+    def _still_held(self) -> bool:
         if self.connection is None:
             return False
         try:
@@ -59,7 +75,7 @@ class PostgresLeaderLock:
             return False
         return held > 0
 
-    def release(self) -> None:
+    def _release(self) -> None:
         if self.connection is None:
             return
         try:

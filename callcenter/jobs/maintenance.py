@@ -16,7 +16,7 @@ from callcenter.db import session_scope
 from callcenter.domain.audit import record_event
 from callcenter.domain.queue import refresh_all
 from callcenter.jobs.context import JobContext
-from callcenter.models import Call, ImportBatch, utcnow
+from callcenter.models import Call, ImportBatch
 
 log = logging.getLogger("callcenter.scheduler")
 
@@ -26,7 +26,7 @@ PURGE_BATCH = 200
 def queue_refresh_job(context: JobContext) -> None:
     """Recompute every debtor's queue row (scores age, windows open and close)."""
     with session_scope(context.engine) as session:
-        report = refresh_all(session, now=utcnow(), settings=context.settings)
+        report = refresh_all(session, now=context.now(), settings=context.settings)
     log.info("file recalculée : %s à appeler, %s exclus", report.ready, report.excluded)
 
 
@@ -97,7 +97,7 @@ def purge_recordings(context: JobContext, *, today: date | None = None) -> Purge
             deleted.append(call.id)
         if deleted:
             with session_scope(context.engine) as session:
-                now = utcnow()
+                now = context.now()
                 for call in session.exec(select(Call).where(col(Call.id).in_(deleted))).all():
                     record_event(
                         session,
@@ -134,7 +134,7 @@ def purge_import_uploads(context: JobContext, *, now: datetime | None = None) ->
     then asks for the file again); a file that no batch names (an upload cut off before
     its batch was saved) goes by its age on disk. Returns how many files were deleted.
     """
-    now = now or utcnow()
+    now = now or context.now()
     cutoff = now - timedelta(days=context.settings.imports.keep_uploads_days)
     directory = context.settings.uploads_path
     deleted = 0

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
 
 from sqlalchemy.engine import Engine
 
@@ -19,14 +19,18 @@ from callcenter.domain.outbox import (
     claim_due_emails,
     mark_failed,
     mark_sent,
+    release_claims,
 )
-from callcenter.models import OutboxEmail, utcnow
+from callcenter.models import OutboxEmail
 from callcenter.providers.mail import (
     MailTransport,
     PermanentMailFailure,
     TemporaryMailFailure,
+    UnbuildableMessage,
     build_message,
 )
+
+log = logging.getLogger("callcenter.outbox")
 
 
 @dataclass
@@ -34,6 +38,7 @@ class DeliveryReport:
     sent: int = 0
     retried: int = 0
     dead: int = 0
+    released: int = 0
 
 
 def _sender(transport: MailTransport, reuse: bool) -> AbstractContextManager[MailTransport]:
@@ -50,69 +55,106 @@ def deliver_outbox(
     sender_address: str,
     policy: DeliveryPolicy = DEFAULT_DELIVERY_POLICY,
     batch_size: int = 100,
-    now: Callable[[], datetime] = utcnow,
+    now: Callable[[], datetime],
     workers: int = 1,
     reuse_connection: bool = False,
+    stop: threading.Event | None = None,
 ) -> DeliveryReport:
     """Deliver every due email; each outcome is committed as soon as it is known.
 
     The claim is committed before any SMTP exchange (messages are built after it, in
-    the sending threads), and each success is committed
-    right after the server's acceptance, so a crash loses nothing and can at worst
-    resend one message per sender with the same Message-ID. A claimed batch is split
-    over ``workers`` threads; with ``reuse_connection`` each keeps one SMTP session
-    for its share instead of connecting per message.
+    the sending threads), and each success is committed right after the server's
+    acceptance, so a crash loses nothing and can at worst resend one message per sender
+    with the same Message-ID. Each message is built and sent on its own: one that cannot
+    be built is dead at once, any failure is recorded on its row, and the rest of the
+    batch goes on. When ``stop`` is set, no new batch is claimed, each sender finishes the
+    message in hand, and the claims not yet sent are given back at no attempt's cost.
+    A claimed batch is split over ``workers`` threads; with ``reuse_connection`` each
+    keeps one SMTP session for its share instead of connecting per message.
     """
     report = DeliveryReport()
     lock = threading.Lock()
+    stop = stop or threading.Event()
 
-    def deliver(batch: list[OutboxEmail]) -> None:
+    def deliver(batch: list[OutboxEmail]) -> list[int]:
+        unsent: list[int] = []
         with _sender(transport, reuse_connection) as sender:
             for email in batch:
-                message = build_message(
-                    email, sender_name=sender_name, sender_address=sender_address
+                if stop.is_set():
+                    unsent.append(email.id)
+                    continue
+                outcome = _deliver_one(
+                    engine, sender, email, sender_name, sender_address, policy, now
                 )
-                outcome = _deliver_one(engine, sender, email.id, message, policy, now)
                 with lock:
                     setattr(report, outcome, getattr(report, outcome) + 1)
+        return unsent
 
-    while True:
+    while not stop.is_set():
         with session_scope(engine) as session:
             messages = claim_due_emails(session, now=now(), limit=batch_size, policy=policy)
         slices = [messages[index::workers] for index in range(max(workers, 1))]
         slices = [batch for batch in slices if batch]
+        unsent: list[int] = []
         if len(slices) == 1:
-            deliver(slices[0])
+            unsent = deliver(slices[0])
         elif slices:
             with ThreadPoolExecutor(max_workers=len(slices)) as pool:
                 for done in [pool.submit(deliver, batch) for batch in slices]:
-                    done.result()
+                    unsent.extend(done.result())
+        if unsent:
+            with session_scope(engine) as session:
+                report.released += release_claims(session, email_ids=unsent, now=now())
         if len(messages) < batch_size:
-            return report
+            break
+    return report
 
 
 def _deliver_one(
     engine: Engine,
     sender: MailTransport,
-    email_id: int,
-    message: EmailMessage,
+    email: OutboxEmail,
+    sender_name: str,
+    sender_address: str,
     policy: DeliveryPolicy,
     now: Callable[[], datetime],
 ) -> str:
-    """Send one message and commit its outcome: ``sent``, ``retried`` or ``dead``."""
+    """Build, send and record one message: ``sent``, ``retried`` or ``dead``. Never raises
+    for a fault of this message, so it cannot hold back the others of its batch."""
     try:
+        message = build_message(
+            email, sender_name=sender_name, sender_address=sender_address, now=now()
+        )
         sender.send(message)
+    except UnbuildableMessage as refused:
+        return _record_failure(engine, email.id, refused.message, True, policy, now)
     except (TemporaryMailFailure, PermanentMailFailure) as failure:
-        with session_scope(engine) as session:
-            status = mark_failed(
-                session,
-                email_id=email_id,
-                error=str(failure),
-                permanent=isinstance(failure, PermanentMailFailure),
-                now=now(),
-                policy=policy,
-            )
-        return "dead" if status == "dead" else "retried"
+        permanent = isinstance(failure, PermanentMailFailure)
+        return _record_failure(engine, email.id, str(failure), permanent, policy, now)
+    except Exception as error:
+        log.exception("courriel %s : échec inattendu de l'envoi", email.id)
+        reason = f"Échec inattendu de l'envoi ({type(error).__name__}) : nouvel essai prévu."
+        return _record_failure(engine, email.id, reason, False, policy, now)
     with session_scope(engine) as session:
-        mark_sent(session, email_id=email_id, now=now())
+        mark_sent(session, email_id=email.id, now=now())
     return "sent"
+
+
+def _record_failure(
+    engine: Engine,
+    email_id: int,
+    reason: str,
+    permanent: bool,
+    policy: DeliveryPolicy,
+    now: Callable[[], datetime],
+) -> str:
+    with session_scope(engine) as session:
+        status = mark_failed(
+            session,
+            email_id=email_id,
+            error=reason,
+            permanent=permanent,
+            now=now(),
+            policy=policy,
+        )
+    return "dead" if status == "dead" else "retried"

@@ -12,7 +12,6 @@ from callcenter.domain.reminders import (
     queue_ladder_emails,
 )
 from callcenter.jobs.context import JobContext
-from callcenter.models import utcnow
 
 log = logging.getLogger("callcenter.scheduler")
 
@@ -23,7 +22,7 @@ def promise_reminders_job(context: JobContext) -> None:
     """Remind debtors of a promise or instalment falling due (once each)."""
     with session_scope(context.engine) as session:
         report = queue_commitment_reminders(
-            session, today=context.today(), now=utcnow(), settings=context.settings
+            session, today=context.today(), now=context.now(), settings=context.settings
         )
     if report.queued or report.no_recipient:
         log.info(
@@ -48,7 +47,7 @@ def ladder_emails_job(context: JobContext, *, chunk: int = LADDER_CHUNK) -> Ladd
             report = queue_ladder_emails(
                 session,
                 today=today,
-                now=utcnow(),
+                now=context.now(),
                 settings=context.settings,
                 debtor_ids=debtor_ids[start : start + chunk],
             )

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 OUTBOX_POLL_SECONDS = 2
+STOP_GRACE_SECONDS = 5.0
 OUTBOX_WORKERS = 4
 TRANSCRIPTION_POLL_SECONDS = 30
 
@@ -64,6 +65,7 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
     return DeliveryPolicy(
         max_attempts=settings.mail.max_attempts,
         first_retry=timedelta(seconds=settings.mail.first_retry_seconds),
+        lease=timedelta(seconds=settings.mail.lease_seconds),
     )
 
 
@@ -76,13 +78,16 @@ def deliver_outbox_job(context: JobContext) -> None:
         policy=delivery_policy(context.settings),
         workers=OUTBOX_WORKERS,
         reuse_connection=True,
+        now=context.now,
+        stop=context.stopping,
     )
-    if report.sent or report.retried or report.dead:
+    if report.sent or report.retried or report.dead or report.released:
         log.info(
-            "courriels : %s envoyés, %s à réessayer, %s en échec",
+            "courriels : %s envoyés, %s à réessayer, %s en échec, %s rendus",
             report.sent,
             report.retried,
             report.dead,
+            report.released,
         )
 
 
@@ -90,7 +95,9 @@ def evaluate_promises_job(context: JobContext) -> None:
     """Settle promises and instalments whose deadline has passed (kept / partial / broken)."""
     with session_scope(context.engine) as session:
         debtor_ids = debtors_with_open_commitments(session)
-        changes = refresh_commitments(session, debtor_ids=debtor_ids, today=context.today())
+        changes = refresh_commitments(
+            session, debtor_ids=debtor_ids, today=context.today(), now=context.now()
+        )
     if changes:
         log.info("promesses : %s changements de statut", len(changes))
 
@@ -106,14 +113,13 @@ class ScheduledJob:
 OFFICE_HOURS = (8, 19)
 
 
-def office_hours_only(
-    job: Callable[[JobContext], None], clock: Callable[[ZoneInfo], datetime] = datetime.now
-) -> Callable[[JobContext], None]:
+def office_hours_only(job: Callable[[JobContext], None]) -> Callable[[JobContext], None]:
     """Emails to debtors leave on weekdays during office hours only, even when the scheduler
     (re)starts at night and runs its jobs at once."""
 
     def run(context: JobContext) -> None:
-        local = clock(ZoneInfo(context.settings.app.timezone))
+        assert context.clock is not None
+        local = context.clock.local_now()
         if local.weekday() < 5 and OFFICE_HOURS[0] <= local.hour < OFFICE_HOURS[1]:
             job(context)
 
@@ -127,7 +133,7 @@ def expire_wrap_ups_job(context: JobContext) -> None:
     with session_scope(context.engine) as session:
         expire_wrap_ups(
             session,
-            now=datetime.now(ZoneInfo("UTC")),
+            now=context.now(),
             wrap_up_seconds=context.settings.workspace.wrap_up_seconds,
         )
 
@@ -182,6 +188,47 @@ def default_jobs(settings: Settings) -> list[ScheduledJob]:
     ]
 
 
+class _JobFence:
+    """Runs a job only while this scheduler still holds the leader lock, and counts the jobs
+    in flight so that a stop waits for them a bounded time.
+
+    The lock is checked before every run: when the lock's connection dies, no new job
+    starts here, even before the main loop's next poll notices (two leaders never start
+    jobs at the same time; a job already running finishes, and every job is safe under
+    overlap).
+    """
+
+    def __init__(self, lock: LeaderLock, lost: threading.Event) -> None:
+        self.lock = lock
+        self.lost = lost
+        self.running = 0
+        self.idle = threading.Condition()
+
+    def wrap(self, function: Callable[[JobContext], None]) -> Callable[[JobContext], None]:
+        def run(context: JobContext) -> None:
+            if self.lost.is_set() or context.stopping.is_set():
+                return
+            if not self.lock.still_held():
+                self.lost.set()
+                log.warning("planificateur : verrou perdu, tâche %s non lancée", function.__name__)
+                return
+            with self.idle:
+                self.running += 1
+            try:
+                function(context)
+            finally:
+                with self.idle:
+                    self.running -= 1
+                    self.idle.notify_all()
+
+        run.__name__ = function.__name__
+        return run
+
+    def wait_idle(self, seconds: float) -> bool:
+        with self.idle:
+            return self.idle.wait_for(lambda: self.running == 0, timeout=seconds)
+
+
 def run_scheduler(
     context: JobContext,
     lock: LeaderLock,
@@ -190,9 +237,17 @@ def run_scheduler(
     jobs: list[ScheduledJob] | None = None,
     standby_poll_seconds: float = 5.0,
     on_leadership: Callable[[bool], None] | None = None,
-) -> None:
-    """Wait to become leader, run the jobs while the lock is held, stop on ``stop``."""
+    stop_grace_seconds: float = STOP_GRACE_SECONDS,
+) -> bool:
+    """Wait to become leader, run the jobs while the lock is held, stop on ``stop``.
+
+    On ``stop`` (SIGTERM) or a lost lock, no job starts any more, the running ones are told
+    to stop (``context.stopping``: the sender claims nothing more and gives back what it has
+    not sent) and are waited for at most ``stop_grace_seconds``. Returns whether every job
+    had finished by then.
+    """
     jobs = jobs if jobs is not None else default_jobs(context.settings)
+    drained = True
     while not stop.is_set():
         if not lock.try_acquire():
             if on_leadership:
@@ -202,11 +257,14 @@ def run_scheduler(
         log.info("planificateur : leader, %s tâches", len(jobs))
         if on_leadership:
             on_leadership(True)
+        lost = threading.Event()
+        fence = _JobFence(lock, lost)
+        context.stopping.clear()
         scheduler = BackgroundScheduler(timezone=ZoneInfo(context.settings.app.timezone))
         for job in jobs:
-            start_now = {"next_run_time": datetime.now(ZoneInfo("UTC"))} if job.run_at_start else {}
+            start_now = {"next_run_time": context.now()} if job.run_at_start else {}
             scheduler.add_job(
-                job.function,
+                fence.wrap(job.function),
                 job.trigger,
                 args=[context],
                 id=job.name,
@@ -217,10 +275,16 @@ def run_scheduler(
             )
         scheduler.start()
         try:
-            while not stop.wait(standby_poll_seconds):
+            while not stop.wait(min(standby_poll_seconds, 1.0)) and not lost.is_set():
                 if not lock.still_held():
-                    log.warning("planificateur : verrou perdu, retour en attente")
-                    break
+                    lost.set()
+            if lost.is_set():
+                log.warning("planificateur : verrou perdu, retour en attente")
         finally:
-            scheduler.shutdown(wait=True)
+            context.stopping.set()
+            scheduler.shutdown(wait=False)
+            drained = fence.wait_idle(stop_grace_seconds)
+            if not drained:
+                log.warning("planificateur : tâches encore en cours après %s s", stop_grace_seconds)
             lock.release()
+    return drained

@@ -28,7 +28,7 @@ from callcenter.domain.speech.transcripts import (
     store_transcript,
 )
 from callcenter.jobs.context import JobContext
-from callcenter.models import Call, utcnow
+from callcenter.models import Call
 from callcenter.providers.speech import (
     SpeechEngine,
     SpeechUnavailable,
@@ -114,7 +114,7 @@ def transcribe_call(context: JobContext, engine: SpeechEngine, call_id: int) -> 
     failure = None
     tracks: dict[str, Track] = {}
     try:
-        content, _mime = build_telephony(context.settings).recording_audio(sid)
+        content, _mime = build_telephony(context.settings, context.clock).recording_audio(sid)
         channels = split_channels(content)
         tracks = {
             track: recognise(engine, pcm, channels.rate) for track, pcm in channels.pcm.items()
@@ -122,7 +122,7 @@ def transcribe_call(context: JobContext, engine: SpeechEngine, call_id: int) -> 
     except (TelephonyFailure, TelephonyUnavailable, AudioRefused) as error:
         failure = error.message
         tracks = dict.fromkeys(CHANNEL_TRACKS, [])
-    now = utcnow()
+    now = context.now()
     with session_scope(context.engine) as session:
         store_transcript(session, call_id=call_id, tracks=tracks, now=now, failure=failure)
         agent_sentences = [

@@ -10,17 +10,28 @@ messages) instead of one connection per message.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Protocol
 
-from callcenter.models import OutboxEmail, utcnow
+from callcenter.models import OutboxEmail
+
+DISPLAY_NAME_LIMIT = 100
+# What a display name loses: controls and the ASCII characters that need quoting in a
+# header. Python's header folding breaks quoted names (a long « Dupont, Jean … » became
+# nine recipients), so these become spaces: the name is a courtesy, the address matters.
+_UNSAFE_IN_DISPLAY_NAME = re.compile(r'[\x00-\x1f\x7f"(),:;<>@\[\\\]]')
+_LINE_BREAKS = re.compile(r"[\r\n\x00]")
 
 
 class MailFailure(Exception):
@@ -35,6 +46,15 @@ class TemporaryMailFailure(MailFailure):
 
 class PermanentMailFailure(MailFailure):
     """The server refused the message for good."""
+
+
+class UnbuildableMessage(Exception):
+    """The outbox row cannot become a valid message (a header that would break): retrying
+    would fail the same way, so the row goes to the dead letters with this French reason."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class MailTransport(Protocol):
@@ -136,6 +156,7 @@ def transport_from_settings(settings) -> SmtpTransport:
         security=mail.smtp_security,
         username=mail.smtp_username,
         password=settings.secrets.smtp_password,
+        timeout=float(mail.smtp_timeout_seconds),
     )
 
 
@@ -145,18 +166,63 @@ def _reply_text(error: smtplib.SMTPResponseException) -> str:
     return f"{error.smtp_code} {text}"
 
 
-def build_message(email: OutboxEmail, *, sender_name: str, sender_address: str) -> EmailMessage:
-    """The MIME message for an outbox row: text and HTML, stable Message-ID, UTF-8 headers."""
+def header_display_name(name: str) -> str:
+    """A name as it can stand before an address in a header, whatever it was typed as."""
+    cleaned = " ".join(_UNSAFE_IN_DISPLAY_NAME.sub(" ", name).split())
+    return cleaned[:DISPLAY_NAME_LIMIT].strip()
+
+
+def header_mailbox(value: str, what: str) -> Address:
+    """The one mailbox a stored ``Nom <adresse>`` names, rebuilt so that it folds safely.
+
+    Refused (``UnbuildableMessage``) when it holds a line break, names no address or several.
+    """
+    if _LINE_BREAKS.search(value):
+        raise UnbuildableMessage(f"{what} contient un retour à la ligne : envoi impossible.")
+    try:
+        addresses = policy.default.header_factory("To", value).addresses
+    except (HeaderParseError, ValueError, IndexError):
+        addresses = ()
+    if len(addresses) != 1 or not addresses[0].username or not addresses[0].domain:
+        raise UnbuildableMessage(f"{what} illisible (« {value[:120]} ») : envoi impossible.")
+    found = addresses[0]
+    try:
+        return Address(
+            display_name=header_display_name(found.display_name),
+            username=found.username,
+            domain=found.domain,
+        )
+    except ValueError:
+        refused = f"{what} invalide (« {value[:120]} ») : envoi impossible."
+        raise UnbuildableMessage(refused) from None
+
+
+def build_message(
+    email: OutboxEmail, *, sender_name: str, sender_address: str, now: datetime
+) -> EmailMessage:
+    """The MIME message for an outbox row: text and HTML, stable Message-ID, UTF-8 headers.
+
+    Raises ``UnbuildableMessage`` (French reason) for a row no server should receive.
+    """
+    if _LINE_BREAKS.search(email.subject):
+        raise UnbuildableMessage("L'objet contient un retour à la ligne : envoi impossible.")
     message = EmailMessage()
     local, _, domain = sender_address.partition("@")
-    message["From"] = Address(display_name=sender_name, username=local, domain=domain)
-    message["To"] = email.to_address
-    if email.reply_to:
-        message["Reply-To"] = email.reply_to
-    message["Subject"] = email.subject
-    message["Message-ID"] = email.message_id
-    message["Date"] = format_datetime(email.created_at or utcnow())
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(email.body_text)
-    message.add_alternative(email.body_html, subtype="html")
+    try:
+        message["From"] = Address(
+            display_name=header_display_name(sender_name), username=local, domain=domain
+        )
+        message["To"] = header_mailbox(email.to_address, "L'adresse du destinataire")
+        if email.reply_to:
+            message["Reply-To"] = header_mailbox(email.reply_to, "L'adresse de réponse")
+        message["Subject"] = email.subject
+        message["Message-ID"] = email.message_id
+        message["Date"] = format_datetime(email.created_at or now)
+        message["Auto-Submitted"] = "auto-generated"
+        message.set_content(email.body_text)
+        message.add_alternative(email.body_html, subtype="html")
+    except UnbuildableMessage:
+        raise
+    except (ValueError, TypeError, IndexError, HeaderParseError, UnicodeError) as error:
+        raise UnbuildableMessage(f"Message impossible à construire ({error}).") from error
     return message

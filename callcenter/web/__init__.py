@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from flask import Flask, g, render_template, request
@@ -15,6 +16,7 @@ from sqlmodel import Session
 from werkzeug.exceptions import Forbidden
 
 from callcenter import formatting
+from callcenter.clock import Clock
 from callcenter.config import PROJECT_ROOT, Settings, load_settings
 from callcenter.db import create_db_engine, read_only
 from callcenter.web.server import web_pool_size
@@ -37,6 +39,7 @@ login_manager = LoginManager()
 class AppState:
     settings: Settings
     engine: Engine
+    clock: Clock
     providers: dict[str, Any] = field(default_factory=dict)
 
 
@@ -44,6 +47,11 @@ def state() -> AppState:
     from flask import current_app
 
     return current_app.extensions["callcenter"]
+
+
+def clock() -> Clock:
+    """The application's one clock (views read the time only through it)."""
+    return state().clock
 
 
 def db() -> Session:
@@ -56,8 +64,13 @@ def db() -> Session:
     return g.db
 
 
-def build_app(settings: Settings | None = None, providers: dict[str, Any] | None = None) -> Flask:
+def build_app(
+    settings: Settings | None = None,
+    providers: dict[str, Any] | None = None,
+    clock: Clock | None = None,
+) -> Flask:
     settings = settings or load_settings()
+    clock = clock or Clock(settings.app.timezone)
     app = Flask(
         "callcenter",
         template_folder=str(PROJECT_ROOT / "templates"),
@@ -83,24 +96,24 @@ def build_app(settings: Settings | None = None, providers: dict[str, Any] | None
         echo=settings.database.echo,
         pool_size=web_pool_size(settings.web.threads),
     )
-    app.extensions["callcenter"] = AppState(settings, engine, dict(providers or {}))
+    app.extensions["callcenter"] = AppState(settings, engine, clock, dict(providers or {}))
 
     csrf.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)
 
-    _register_template_helpers(app, settings)
+    _register_template_helpers(app, settings, clock)
     _register_request_hooks(app)
     _register_error_pages(app)
     _register_blueprints(app)
     return app
 
 
-def _register_template_helpers(app: Flask, settings: Settings) -> None:
+def _register_template_helpers(app: Flask, settings: Settings, clock: Clock) -> None:
     app.jinja_env.filters.update(
         money=formatting.money,
-        day=formatting.day,
-        moment=formatting.moment,
+        day=partial(formatting.day, zone=clock.zone),
+        moment=partial(formatting.moment, zone=clock.zone),
         number=formatting.number,
     )
 

@@ -17,7 +17,7 @@ from callcenter.domain.queue.ladder import (
     save_step,
 )
 from callcenter.models import Disposition, Role, Scenario, ScenarioStep, User
-from callcenter.web import db, htmx, state
+from callcenter.web import clock, db, htmx, state
 from callcenter.web.auth import guard_blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -78,6 +78,7 @@ def save_ladder_step(scenario_id: int, step_id: int | None = None):
             label=form.get("label", ""),
             min_amount_cents=_amount(form.get("min_amount", "")),
             actor_id=current_user.id,
+            now=clock().now(),
         ),
         "admin/_ladders.html",
         context=_ladders,
@@ -87,7 +88,9 @@ def save_ladder_step(scenario_id: int, step_id: int | None = None):
 @bp.post("/etapes/<int:step_id>/supprimer")
 def delete_ladder_step(step_id: int):
     return _apply(
-        lambda session: delete_step(session, step_id=step_id, actor_id=current_user.id),
+        lambda session: delete_step(
+            session, step_id=step_id, actor_id=current_user.id, now=clock().now()
+        ),
         "admin/_ladders.html",
         context=_ladders,
     )
@@ -119,6 +122,7 @@ def update(user_id: int):
             role=request.form.get("role", ""),
             active=request.form.get("active") == "on",
             actor_id=current_user.id,
+            now=clock().now(),
         ),
         "admin/_user_rows.html",
         context=lambda: {"users": _users()},
@@ -136,6 +140,7 @@ def update_outcome(disposition_id: int):
             position=int(position) if position.isdigit() else -1,
             active=request.form.get("active") == "on",
             actor_id=current_user.id,
+            now=clock().now(),
         ),
         "admin/_dispositions.html",
         context=lambda: {"dispositions": _dispositions()},
@@ -156,6 +161,7 @@ def create():
             password=form.get("password", ""),
             min_password_length=state().settings.security.password_min_length,
             actor_id=current_user.id,
+            now=clock().now(),
         )
         session.commit()
         form = {}

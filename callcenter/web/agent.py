@@ -8,7 +8,6 @@ recap preview with a cancel button during its delay → next account.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -30,8 +29,8 @@ from callcenter.domain.scripts import (
 )
 from callcenter.domain.timeline import describe_events
 from callcenter.formatting import day, money
-from callcenter.models import Call, OutboxEmail, QueueItem, QueueState, Role, User, utcnow
-from callcenter.web import db, htmx, state
+from callcenter.models import Call, OutboxEmail, QueueItem, QueueState, Role, User
+from callcenter.web import clock, db, htmx, state
 from callcenter.web.auth import guard_blueprint
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
@@ -41,11 +40,11 @@ PLAN_ROWS = 4
 
 
 def _now() -> datetime:
-    return utcnow()
+    return clock().now()
 
 
 def _today(now: datetime):
-    return now.astimezone(ZoneInfo(state().settings.app.timezone)).date()
+    return clock().day_of(now)
 
 
 def _held_debtor_id(session, agent_id: int, now: datetime) -> int | None:

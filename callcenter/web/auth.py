@@ -10,7 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from callcenter.domain.accounts import LoginRefused, ThrottlePolicy, authenticate
 from callcenter.models import Role, User
-from callcenter.web import db, login_manager, state
+from callcenter.web import clock, db, login_manager, state
 
 bp = Blueprint("auth", __name__)
 
@@ -109,6 +109,7 @@ def login():
                 password=request.form.get("password", ""),
                 remote_addr=request.remote_addr or "",
                 policy=policy,
+                now=clock().now(),
             )
         except LoginRefused as refused:
             session.commit()

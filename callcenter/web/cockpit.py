@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -14,7 +13,6 @@ from callcenter.domain.aging import BUCKETS, aging_totals
 from callcenter.domain.calls import PAUSE_CODES, STATUS_LABELS, duration_label
 from callcenter.domain.cockpit import (
     agent_activity,
-    day_of,
     flagged_calls,
     results,
     search_debtors,
@@ -48,9 +46,8 @@ from callcenter.models import (
     QueueState,
     Role,
     User,
-    utcnow,
 )
-from callcenter.web import db, htmx, state
+from callcenter.web import clock, db, htmx, state
 from callcenter.web.auth import guard_blueprint
 
 bp = Blueprint("cockpit", __name__, url_prefix="/supervision/cockpit")
@@ -81,7 +78,7 @@ def _agents(session) -> list[User]:
 def _wallboard_context(session) -> dict[str, Any]:
     settings = _settings()
     return {
-        "board": wallboard(session, now=utcnow(), settings=settings),
+        "board": wallboard(session, now=clock().now(), settings=settings),
         "refresh_seconds": settings.cockpit.refresh_seconds,
         "pause_labels": PAUSE_CODES,
     }
@@ -101,7 +98,7 @@ def home():
 
 def _controls_context(session) -> dict[str, Any]:
     settings = _settings()
-    now = utcnow()
+    now = clock().now()
     queue = effective_settings(session, settings).queue
     claimed = session.exec(
         select(QueueItem, Debtor, User)
@@ -217,7 +214,7 @@ def _campaign(campaign_id: int, *, paused: bool):
             campaign_id=campaign_id,
             paused=paused,
             actor_id=current_user.id,
-            now=utcnow(),
+            now=clock().now(),
             settings=state().settings,
         )
     except DomainError as failure:
@@ -231,7 +228,7 @@ def weights():
     values = {key: request.form[key] for key in WEIGHT_LABELS if key in request.form}
     try:
         changes = set_queue_weights(
-            db(), values=values, actor_id=current_user.id, now=utcnow(), settings=_settings()
+            db(), values=values, actor_id=current_user.id, now=clock().now(), settings=_settings()
         )
     except DomainError as failure:
         return _refused(failure)
@@ -247,7 +244,7 @@ def assign_callback(callback_id: int):
             callback_id=callback_id,
             agent_id=_int("agent_id") or 0,
             actor_id=current_user.id,
-            now=utcnow(),
+            now=clock().now(),
         )
     except DomainError as failure:
         return _refused(failure)
@@ -263,7 +260,7 @@ def assign_debtor(debtor_id: int):
             debtor_id=debtor_id,
             agent_id=_int("agent_id") or 0,
             actor_id=current_user.id,
-            now=utcnow(),
+            now=clock().now(),
         )
     except DomainError as failure:
         return _refused(failure, debtor_id)
@@ -274,7 +271,7 @@ def assign_debtor(debtor_id: int):
 @bp.post("/debiteurs/<int:debtor_id>/liberer")
 def release_debtor(debtor_id: int):
     try:
-        force_release(db(), debtor_id=debtor_id, actor_id=current_user.id, now=utcnow())
+        force_release(db(), debtor_id=debtor_id, actor_id=current_user.id, now=clock().now())
     except DomainError as failure:
         return _refused(failure, debtor_id)
     return _done("Débiteur libéré : il est de retour dans la file d'appels.", debtor_id)
@@ -288,7 +285,7 @@ def do_not_call(debtor_id: int):
             debtor_id=debtor_id,
             reason=request.form.get("reason", ""),
             actor_id=current_user.id,
-            now=utcnow(),
+            now=clock().now(),
             settings=_settings(),
         )
     except DomainError as failure:
@@ -321,7 +318,7 @@ def insolvency(debtor_id: int):
             status=request.form.get("status", ""),
             judgment_date=judgment,
             actor_id=current_user.id,
-            now=utcnow(),
+            now=clock().now(),
             settings=_settings(),
         )
     except DomainError as failure:
@@ -335,7 +332,7 @@ def insolvency(debtor_id: int):
 @bp.post("/emails/<int:email_id>/renvoyer")
 def resend(email_id: int):
     try:
-        email = resend_email(db(), email_id=email_id, actor_id=current_user.id, now=utcnow())
+        email = resend_email(db(), email_id=email_id, actor_id=current_user.id, now=clock().now())
     except DomainError as failure:
         return _refused(failure)
     return _done(f"E-mail « {email.subject} » remis en file d'envoi.", email.debtor_id)
@@ -351,7 +348,7 @@ def debtor(debtor_id: int):
 
 def _period(default_days: int = 1) -> tuple[date, date, dict[str, str]]:
     """« du » and « au » (inclusive) from the query string; the last ``default_days`` days."""
-    today = day_of(utcnow(), _settings().app.timezone).today
+    today = clock().today()
     errors: dict[str, str] = {}
     bounds = []
     for name, label, default in (
@@ -376,10 +373,7 @@ def _period(default_days: int = 1) -> tuple[date, date, dict[str, str]]:
 
 def utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """Local midnight of ``start`` to local midnight after ``end``, in UTC."""
-    zone = ZoneInfo(_settings().app.timezone)
-    first = datetime.combine(start, time(0), tzinfo=zone)
-    after = datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone)
-    return first.astimezone(UTC), after.astimezone(UTC)
+    return clock().utc_bounds(start, end)
 
 
 @bp.get("/agents/<int:agent_id>")

@@ -31,8 +31,8 @@ from callcenter.domain.imports.mappings import (
 )
 from callcenter.domain.imports.report import ENTITY_LABELS, KIND_LABELS
 from callcenter.domain.imports.sources import FileRefused
-from callcenter.models import ImportBatch, ImportMapping, Role, utcnow
-from callcenter.web import db, htmx, state
+from callcenter.models import ImportBatch, ImportMapping, Role
+from callcenter.web import clock, db, htmx, state
 from callcenter.web.auth import guard_blueprint
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
@@ -143,6 +143,7 @@ def _run(batch: ImportBatch, *, dry_run: bool, terms: int) -> ImportReport:
         actor_id=current_user.id,
         payment_terms_days=terms,
         settings=state().settings,
+        now=clock().now(),
     )
     if report.ok and not dry_run:
         session.commit()
@@ -299,7 +300,7 @@ def apply(batch_id: int):
     batch.error_count = report.error_count + (1 if report.refused else 0)
     if report.ok:
         batch.status = "applied"
-        batch.applied_at = utcnow()
+        batch.applied_at = clock().now()
         Path(batch.stored_path).unlink(missing_ok=True)
         batch.stored_path = None
     else:
@@ -369,6 +370,7 @@ def _save_posted_choices(kind: str, name: str, choices) -> dict[str, str] | None
             name=name,
             choices=[(choice.header, choice.chosen) for choice in choices],
             actor_id=current_user.id,
+            now=clock().now(),
         )
     except ValidationFailed as refused:
         session.rollback()
@@ -396,7 +398,9 @@ def update_mapping(mapping_id: int):
 def delete_mapping(mapping_id: int):
     session = db()
     try:
-        row = delete_column_mapping(session, mapping_id=mapping_id, actor_id=current_user.id)
+        row = delete_column_mapping(
+            session, mapping_id=mapping_id, actor_id=current_user.id, now=clock().now()
+        )
     except DomainError as refused:
         session.rollback()
         return _mappings_page(404, error=refused.message)

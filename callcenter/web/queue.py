@@ -7,8 +7,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from callcenter.domain.queue import explain_debtor, refresh_all
 from callcenter.domain.queue import report as queue_report
 from callcenter.domain.queue.ladder import SEGMENT_LABELS
-from callcenter.models import Role, utcnow
-from callcenter.web import db, htmx, state
+from callcenter.models import Role
+from callcenter.web import clock, db, htmx, state
 from callcenter.web.auth import guard_blueprint
 
 bp = Blueprint("queue", __name__, url_prefix="/supervision/file")
@@ -24,7 +24,7 @@ def _search_context(session) -> dict:
     why = None
     if len(results) == 1:
         why = explain_debtor(
-            session, debtor_id=results[0].debtor_id, now=utcnow(), settings=state().settings
+            session, debtor_id=results[0].debtor_id, now=clock().now(), settings=state().settings
         )
     listed = queue_report.excluded_with(session, reason=reason) if reason else []
     return {"q": text, "results": results, "why": why, "motif": reason, "listed": listed}
@@ -49,7 +49,7 @@ def home():
 @bp.post("/recalcul")
 def refresh():
     session = db()
-    report = refresh_all(session, now=utcnow(), settings=state().settings)
+    report = refresh_all(session, now=clock().now(), settings=state().settings)
     session.commit()
     flash(
         f"File recalculée : {report.ready} débiteurs à appeler, {report.excluded} exclus.",

@@ -23,7 +23,6 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, render_template, request
 from flask.blueprints import BlueprintSetupState
@@ -33,6 +32,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.engine import Engine
 from twilio.twiml.voice_response import VoiceResponse
 
+from callcenter.clock import Clock
 from callcenter.db import session_scope
 from callcenter.domain.errors import DomainError
 from callcenter.domain.speech import mulaw
@@ -48,7 +48,7 @@ from callcenter.domain.speech.transcripts import (
     sentences_of,
     transcripts_of,
 )
-from callcenter.models import Call, Role, utcnow
+from callcenter.models import Call, Role
 from callcenter.providers.speech import (
     TELEPHONE_RATE,
     Recognizer,
@@ -56,7 +56,7 @@ from callcenter.providers.speech import (
     SpeechUnavailable,
     build_speech,
 )
-from callcenter.web import csrf, db, state
+from callcenter.web import clock, csrf, db, state
 from callcenter.web.auth import guard_blueprint
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,7 @@ class MediaStream:
     call_id: int | None = None
     tracks: dict[str, TrackState] = field(default_factory=dict)
     clock: Any = time.monotonic
+    wall_clock: Clock | None = None
 
     def handle(self, raw: str) -> bool:
         """Apply one message; False when the stream must end (stopped or refused)."""
@@ -200,7 +201,7 @@ class MediaStream:
         self, track: str, current: TrackState, heard: str | None = None, start: float = 0.0
     ) -> None:
         current.written_at = self.clock()
-        now = utcnow()
+        now = (self.wall_clock or Clock("UTC")).now()
         try:
             with session_scope(self.db_engine) as session:
                 save_live(
@@ -229,6 +230,7 @@ def media_stream() -> MediaStream:
     return MediaStream(
         engine=speech_engine(),
         db_engine=state().engine,
+        wall_clock=clock(),
         secret=current_app.config["SECRET_KEY"],
         pressure_phrases=list(settings.speech.pressure_phrases),
     )
@@ -383,7 +385,7 @@ def suggestions():
             suggestions=call_suggestions(
                 session,
                 call_id=call.id,
-                today=utcnow().astimezone(ZoneInfo(settings.app.timezone)).date(),
+                today=clock().today(),
                 dispute_phrases=settings.speech.dispute_phrases,
                 answering_machine_phrases=settings.speech.answering_machine_phrases,
             ),

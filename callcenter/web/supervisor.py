@@ -8,7 +8,7 @@ import math
 import re
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -39,7 +39,7 @@ from callcenter.domain.errors import ValidationFailed
 from callcenter.domain.portfolio import portfolio_summary
 from callcenter.domain.queue.ladder import SEGMENT_TITLES
 from callcenter.models import Role, User
-from callcenter.web import db, htmx, state
+from callcenter.web import clock, db, htmx, state
 from callcenter.web.auth import guard_blueprint
 
 bp = Blueprint("supervisor", __name__, url_prefix="/supervision")
@@ -60,7 +60,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _today() -> date:
-    return datetime.now(ZoneInfo(state().settings.app.timezone)).date()
+    return clock().today()
 
 
 def segment_label(segment: str) -> str:
@@ -374,20 +374,17 @@ def _export_period() -> tuple[date, date, dict[str, str]]:
 
 
 def _utc_range(start: date, end: date) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(state().settings.app.timezone)
-    first = datetime.combine(start, time(0), tzinfo=zone)
-    after = datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone)
-    return first.astimezone(UTC), after.astimezone(UTC)
+    return clock().utc_bounds(start, end)
 
 
-def _plain(kind: str, value) -> str:
+def _plain(kind: str, value, zone: ZoneInfo) -> str:
     """A value as text: French dates and decimal comma, statuses in French."""
     if value is None:
         return ""
     if kind == "moment":
-        return formatting.moment(value)
+        return formatting.moment(value, zone)
     if kind == "date":
-        return formatting.day(value)
+        return formatting.day(value, zone)
     if kind == "money":
         return euros_fr(int(value))
     if kind == "int":
@@ -401,7 +398,9 @@ def _plain(kind: str, value) -> str:
     return str(value)
 
 
-def period_csv_lines(engine: Engine, kind: str, start: datetime, end: datetime) -> Iterator[str]:
+def period_csv_lines(
+    engine: Engine, kind: str, start: datetime, end: datetime, zone: ZoneInfo
+) -> Iterator[str]:
     _title, columns = PERIOD_EXPORTS[kind]
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
@@ -410,7 +409,10 @@ def period_csv_lines(engine: Engine, kind: str, start: datetime, end: datetime) 
     with Session(engine) as session:
         for number, row in enumerate(export_rows(session, kind=kind, start=start, end=end), 1):
             writer.writerow(
-                [spreadsheet_text(_plain(k, v)) for (_h, k), v in zip(columns, row, strict=True)]
+                [
+                    spreadsheet_text(_plain(k, v, zone))
+                    for (_h, k), v in zip(columns, row, strict=True)
+                ]
             )
             if number % 500 == 0:
                 yield buffer.getvalue()
@@ -442,7 +444,7 @@ def write_period_xlsx(
             return item
         if kind_ == "int":
             return WriteOnlyCell(sheet, value=value)
-        item = WriteOnlyCell(sheet, value=_plain(kind_, value))
+        item = WriteOnlyCell(sheet, value=_plain(kind_, value, zone))
         item.data_type = "s"
         return item
 
@@ -486,11 +488,12 @@ def period_export(kind: str, extension: str):
     since, until = _utc_range(start, end)
     name = f"{kind}-{start.isoformat()}-{end.isoformat()}.{extension}"
     if extension == "csv":
-        response = Response(period_csv_lines(engine, kind, since, until), mimetype="text/csv")
+        response = Response(
+            period_csv_lines(engine, kind, since, until, clock().zone), mimetype="text/csv"
+        )
         response.headers["Content-Type"] = "text/csv; charset=utf-8"
     else:
-        zone = ZoneInfo(state().settings.app.timezone)
-        chunks = _period_xlsx_chunks(engine, kind, since, until, zone)
+        chunks = _period_xlsx_chunks(engine, kind, since, until, clock().zone)
         response = Response(chunks, mimetype=XLSX_MIME)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

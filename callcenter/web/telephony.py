@@ -44,7 +44,6 @@ from callcenter.models import (
     Disposition,
     Role,
     User,
-    utcnow,
 )
 from callcenter.providers.telephony import build_telephony
 from callcenter.providers.telephony.base import (
@@ -55,7 +54,7 @@ from callcenter.providers.telephony.base import (
     agent_identity,
 )
 from callcenter.providers.telephony.simulated import MAX_AUDIO_BYTES, OUTCOMES, SimulatedTelephony
-from callcenter.web import csrf, db, htmx, state
+from callcenter.web import clock, csrf, db, htmx, state
 from callcenter.web.auth import guard_blueprint
 from callcenter.web.speech import add_stream
 
@@ -90,7 +89,7 @@ def telephony() -> TelephonyProvider:
     providers = state().providers
     provider = providers.get("telephony")
     if provider is None:
-        provider = providers.setdefault("telephony", build_telephony(state().settings))
+        provider = providers.setdefault("telephony", build_telephony(state().settings, clock()))
     if isinstance(provider, SimulatedTelephony) and provider.deliver is None:
         app = current_app._get_current_object()
         provider.bind(webhook_url=partial(_webhook_url, app), deliver=partial(_deliver, app))
@@ -142,7 +141,7 @@ def _deliver(app: Flask, url: str, params: dict[str, str], signature: str) -> in
 
 
 def _now() -> datetime:
-    return utcnow()
+    return clock().now()
 
 
 def _lease() -> timedelta:
@@ -192,7 +191,17 @@ def _call_payload(call: Call | None, user: User) -> dict[str, Any]:
         "pauseCode": user.pause_code,
         "stateSince": user.state_since.isoformat() if user.state_since else None,
         "wrapUpSeconds": _wrap_up_seconds(),
+        "wrapUpSecondsLeft": _wrap_up_seconds_left(user),
     }
+
+
+def _wrap_up_seconds_left(user: User) -> int | None:
+    """Seconds of wrap-up left by the server's clock: the browser counts down from this, so
+    an agent's computer set a few minutes off never ends (or stretches) a wrap-up."""
+    if user.agent_state != "wrap_up" or user.state_since is None:
+        return None
+    elapsed = (_now() - user.state_since).total_seconds()
+    return max(0, round(_wrap_up_seconds() - elapsed))
 
 
 def _own_call(session: Session, call_id: int) -> Call:

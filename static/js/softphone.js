@@ -169,11 +169,12 @@
   function wrapUpCountdown(payload) {
     clearInterval(sp.wrapUpTimer);
     sp.wrapUpTimer = null;
-    if (payload.agentState !== "wrap_up" || !payload.stateSince) return;
-    const limit = Date.parse(payload.stateSince) + payload.wrapUpSeconds * 1000;
+    if (payload.agentState !== "wrap_up" || payload.wrapUpSecondsLeft == null) return;
+    // The server says how long is left: the browser's own clock may be set differently.
+    const limit = performance.now() + payload.wrapUpSecondsLeft * 1000;
     const badge = el("agent-state");
     const tick = () => {
-      const left = Math.max(0, Math.round((limit - Date.now()) / 1000));
+      const left = Math.max(0, Math.round((limit - performance.now()) / 1000));
       if (badge) {
         badge.textContent = `Post-appel ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
       }

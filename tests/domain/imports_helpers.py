@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from callcenter.domain.imports import ImportReport, run_import
+from callcenter.models import utcnow
 
 TABLES = ("debtors", "contacts", "invoices", "payments", "payment_allocations", "events")
 
@@ -20,6 +21,7 @@ def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path
 
 def do_import(engine, kind: str, path: Path, *, dry_run: bool = False, **options) -> ImportReport:
     """One unit of work: committed only when the report is clean and it is not a dry run."""
+    options.setdefault("now", utcnow())
     with Session(engine, expire_on_commit=False) as session:
         report = run_import(session, kind=kind, path=path, dry_run=dry_run, **options)
         if report.ok and not dry_run:

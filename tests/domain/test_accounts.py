@@ -20,7 +20,12 @@ PASSWORD = "correct-horse-battery"
 @pytest.fixture
 def agent(session):
     user = create_user(
-        session, email="Agent@Exemple.fr", full_name="Léa Martin", role="agent", password=PASSWORD
+        session,
+        email="Agent@Exemple.fr",
+        full_name="Léa Martin",
+        role="agent",
+        password=PASSWORD,
+        now=utcnow(),
     )
     session.commit()
     return user
@@ -37,7 +42,14 @@ def test_created_user_has_a_hashed_password_and_an_audit_entry(session, agent):
 
 def test_create_user_reports_every_bad_field_in_french(session, agent):
     with pytest.raises(ValidationFailed) as failed:
-        create_user(session, email="agent@exemple.fr", full_name=" ", role="boss", password="court")
+        create_user(
+            session,
+            email="agent@exemple.fr",
+            full_name=" ",
+            role="boss",
+            password="court",
+            now=utcnow(),
+        )
     assert failed.value.errors == {
         "full_name": "Le nom est obligatoire.",
         "role": "Rôle inconnu (agent, supervisor ou admin).",
@@ -46,12 +58,22 @@ def test_create_user_reports_every_bad_field_in_french(session, agent):
     }
     with pytest.raises(ValidationFailed, match="Adresse e-mail invalide"):
         create_user(
-            session, email="pas-une-adresse", full_name="X", role="agent", password=PASSWORD
+            session,
+            email="pas-une-adresse",
+            full_name="X",
+            role="agent",
+            password=PASSWORD,
+            now=utcnow(),
         )
 
 
 def test_authenticate_accepts_the_right_password_whatever_the_case_of_the_address(session, agent):
-    user = authenticate(session, email=" AGENT@exemple.fr ", password=PASSWORD)
+    user = authenticate(
+        session,
+        email=" AGENT@exemple.fr ",
+        password=PASSWORD,
+        now=utcnow(),
+    )
     assert user.id == agent.id
 
 
@@ -61,14 +83,24 @@ def test_authenticate_accepts_the_right_password_whatever_the_case_of_the_addres
 )
 def test_authenticate_refuses_without_saying_which_part_is_wrong(session, agent, email, password):
     with pytest.raises(LoginRefused, match="Adresse e-mail ou mot de passe incorrect"):
-        authenticate(session, email=email, password=password)
+        authenticate(
+            session,
+            email=email,
+            password=password,
+            now=utcnow(),
+        )
 
 
 def test_disabled_account_is_refused(session, agent):
     agent.active = False
     session.commit()
     with pytest.raises(LoginRefused, match="désactivé"):
-        authenticate(session, email="agent@exemple.fr", password=PASSWORD)
+        authenticate(
+            session,
+            email="agent@exemple.fr",
+            password=PASSWORD,
+            now=utcnow(),
+        )
 
 
 def test_throttle_blocks_even_the_right_password_until_the_window_passes(session, agent):
@@ -159,8 +191,18 @@ def test_one_client_guessing_many_addresses_is_throttled(session, agent):
 
 def test_every_attempt_is_recorded(session, agent):
     with pytest.raises(LoginRefused):
-        authenticate(session, email="agent@exemple.fr", password="faux")
-    authenticate(session, email="agent@exemple.fr", password=PASSWORD)
+        authenticate(
+            session,
+            email="agent@exemple.fr",
+            password="faux",
+            now=utcnow(),
+        )
+    authenticate(
+        session,
+        email="agent@exemple.fr",
+        password=PASSWORD,
+        now=utcnow(),
+    )
     session.commit()
     outcomes = session.exec(select(LoginAttempt.succeeded).order_by(LoginAttempt.id)).all()
     assert outcomes == [False, True]

@@ -19,7 +19,7 @@ from callcenter.domain.imports.mappings import (
     source_names,
 )
 from callcenter.domain.imports.sources import FileRefused
-from callcenter.models import Event, ImportMapping, Role
+from callcenter.models import Event, ImportMapping, Role, utcnow
 from tests.domain.imports_helpers import DEBTORS_CSV, do_import, write
 from tests.factories import make_user
 
@@ -147,7 +147,12 @@ def test_saved_mapping_is_used_by_the_next_import_and_audited(engine, tmp_path, 
     assert not do_import(engine, "invoices", path, dry_run=True, mapping_name="ERP").ok
     with Session(engine) as session:
         save_column_mapping(
-            session, kind="invoices", name=" ERP ", choices=ERP_CHOICES, actor_id=user_id
+            session,
+            kind="invoices",
+            name=" ERP ",
+            choices=ERP_CHOICES,
+            actor_id=user_id,
+            now=utcnow(),
         )
         session.commit()
     report = do_import(engine, "invoices", path, dry_run=True, mapping_name="ERP")
@@ -155,8 +160,22 @@ def test_saved_mapping_is_used_by_the_next_import_and_audited(engine, tmp_path, 
     assert report.counts["invoices"].created == 3
     changed = [*ERP_CHOICES[:4], ("Commentaire", "currency")]
     with Session(engine) as session:
-        save_column_mapping(session, kind="invoices", name="ERP", choices=changed, actor_id=user_id)
-        save_column_mapping(session, kind="invoices", name="ERP", choices=changed, actor_id=user_id)
+        save_column_mapping(
+            session,
+            kind="invoices",
+            name="ERP",
+            choices=changed,
+            actor_id=user_id,
+            now=utcnow(),
+        )
+        save_column_mapping(
+            session,
+            kind="invoices",
+            name="ERP",
+            choices=changed,
+            actor_id=user_id,
+            now=utcnow(),
+        )
         session.commit()
         assert load_mapping(session, name="ERP", kind="invoices")["Commentaire"] == "currency"
         assert source_names(session, kind="invoices") == ["ERP"]
@@ -172,7 +191,14 @@ def test_saved_mapping_is_used_by_the_next_import_and_audited(engine, tmp_path, 
 
 def test_invalid_mapping_saves_nothing(engine, user_id):
     with Session(engine) as session, pytest.raises(ValidationFailed):
-        save_column_mapping(session, kind="invoices", name="", choices=[], actor_id=user_id)
+        save_column_mapping(
+            session,
+            kind="invoices",
+            name="",
+            choices=[],
+            actor_id=user_id,
+            now=utcnow(),
+        )
     with Session(engine) as session:
         assert saved_mappings(session) == []
         assert session.exec(select(Event)).all() == []
@@ -181,13 +207,28 @@ def test_invalid_mapping_saves_nothing(engine, user_id):
 def test_delete_mapping_is_audited(engine, user_id):
     with Session(engine) as session:
         row = save_column_mapping(
-            session, kind="invoices", name="ERP", choices=ERP_CHOICES, actor_id=user_id
+            session,
+            kind="invoices",
+            name="ERP",
+            choices=ERP_CHOICES,
+            actor_id=user_id,
+            now=utcnow(),
         )
         session.commit()
-        delete_column_mapping(session, mapping_id=row.id, actor_id=user_id)
+        delete_column_mapping(
+            session,
+            mapping_id=row.id,
+            actor_id=user_id,
+            now=utcnow(),
+        )
         session.commit()
         assert session.exec(select(ImportMapping)).all() == []
         deleted = session.exec(select(Event).where(Event.type == "import_mapping.deleted")).one()
         assert deleted.payload["name"] == "ERP" and deleted.payload["before"]["Num"] == "number"
         with pytest.raises(DomainError, match="Correspondance introuvable"):
-            delete_column_mapping(session, mapping_id=row.id, actor_id=user_id)
+            delete_column_mapping(
+                session,
+                mapping_id=row.id,
+                actor_id=user_id,
+                now=utcnow(),
+            )

@@ -14,7 +14,7 @@ from callcenter.domain.promises import (
     validate_payment_plan,
     validate_promise,
 )
-from callcenter.models import Debtor, Event, Instalment, Payment, PaymentPlan, Promise
+from callcenter.models import Debtor, Event, Instalment, Payment, PaymentPlan, Promise, utcnow
 
 TODAY = date(2026, 11, 23)
 POLICY = PromisePolicy(horizon_days=30, grace_days=3, tolerance_cents=100)
@@ -166,15 +166,38 @@ def test_a_promise_becomes_kept_on_its_own_as_payments_arrive(session, debtor):
     )
     session.add(promise)
     session.flush()
-    assert refresh_commitments(session, debtor_ids=[debtor.id], today=date(2026, 11, 15)) == []
+    assert (
+        refresh_commitments(
+            session,
+            debtor_ids=[debtor.id],
+            today=date(2026, 11, 15),
+            now=utcnow(),
+        )
+        == []
+    )
     _pay(session, debtor, "VIR-1", date(2026, 11, 16), 60_000)
-    refresh_commitments(session, debtor_ids=[debtor.id], today=date(2026, 11, 16))
+    refresh_commitments(
+        session,
+        debtor_ids=[debtor.id],
+        today=date(2026, 11, 16),
+        now=utcnow(),
+    )
     assert (promise.status, promise.paid_cents) == ("pending", 60_000)
     _pay(session, debtor, "VIR-2", date(2026, 11, 18), 39_950)
-    changes = refresh_commitments(session, debtor_ids=[debtor.id], today=date(2026, 11, 18))
+    changes = refresh_commitments(
+        session,
+        debtor_ids=[debtor.id],
+        today=date(2026, 11, 18),
+        now=utcnow(),
+    )
     assert [c.status for c in changes] == ["kept"]
     assert promise.resolved_at is not None
-    again = refresh_commitments(session, debtor_ids=[debtor.id], today=date(2026, 11, 19))
+    again = refresh_commitments(
+        session,
+        debtor_ids=[debtor.id],
+        today=date(2026, 11, 19),
+        now=utcnow(),
+    )
     assert again == []
     types = session.exec(select(Event.type).where(Event.debtor_id == debtor.id)).all()
     assert types == ["promise.kept"]
@@ -191,8 +214,21 @@ def test_a_promise_with_nothing_paid_breaks_after_the_grace_days(session, debtor
     session.add(promise)
     session.flush()
     assert debtors_with_open_commitments(session) == [debtor.id]
-    assert refresh_commitments(session, debtor_ids=[debtor.id], today=date(2026, 11, 13)) == []
-    changes = refresh_commitments(session, debtor_ids=[debtor.id], today=date(2026, 11, 14))
+    assert (
+        refresh_commitments(
+            session,
+            debtor_ids=[debtor.id],
+            today=date(2026, 11, 13),
+            now=utcnow(),
+        )
+        == []
+    )
+    changes = refresh_commitments(
+        session,
+        debtor_ids=[debtor.id],
+        today=date(2026, 11, 14),
+        now=utcnow(),
+    )
     assert [(c.kind, c.status) for c in changes] == [("promise", "broken")]
     assert debtors_with_open_commitments(session) == []
 
@@ -209,9 +245,19 @@ def test_a_payment_plan_is_followed_instalment_by_instalment(session, debtor):
     session.add_all(rows)
     session.flush()
     _pay(session, debtor, "VIR-A", date(2026, 11, 9), 30_000)
-    refresh_commitments(session, debtor_ids=[debtor.id], today=date(2026, 11, 20))
+    refresh_commitments(
+        session,
+        debtor_ids=[debtor.id],
+        today=date(2026, 11, 20),
+        now=utcnow(),
+    )
     assert [r.status for r in rows] == ["kept", "pending", "pending"]
     assert plan.status == "pending"
-    changes = refresh_commitments(session, debtor_ids=[debtor.id], today=date(2026, 12, 14))
+    changes = refresh_commitments(
+        session,
+        debtor_ids=[debtor.id],
+        today=date(2026, 12, 14),
+        now=utcnow(),
+    )
     assert [(c.kind, c.status) for c in changes] == [("instalment", "broken")]
     assert plan.status == "broken"

@@ -7,7 +7,7 @@ from sqlmodel import select
 from callcenter.db import session_scope
 from callcenter.domain.outbox import enqueue_email
 from callcenter.jobs.outbox import deliver_outbox
-from callcenter.models import EmailStatus, OutboxEmail
+from callcenter.models import EmailStatus, OutboxEmail, utcnow
 from callcenter.providers.mail import SmtpTransport
 from tests.smtp_server import ScriptedHandler, SmtpServer
 
@@ -40,6 +40,7 @@ def _enqueue(engine, count: int, refused: set[int] = frozenset()) -> None:
                 body_text="Bonjour",
                 body_html="<p>Bonjour</p>",
                 message_id_domain="exemple.fr",
+                now=utcnow(),
             )
 
 
@@ -52,6 +53,7 @@ def test_a_batch_reuses_one_connection_per_worker(engine):
             workers=2,
             reuse_connection=True,
             **SENDER,
+            now=utcnow,
         )
     assert report.sent == 12
     assert len(server.handler.accepted) == 12
@@ -66,6 +68,7 @@ def test_a_refusal_mid_batch_reconnects_and_the_rest_goes_out(engine):
             SmtpTransport(server.host, server.port, messages_per_connection=100),
             reuse_connection=True,
             **SENDER,
+            now=utcnow,
         )
     assert (report.sent, report.retried) == (5, 1)
     with session_scope(engine) as session:
@@ -82,5 +85,6 @@ def test_connections_are_renewed_after_the_configured_number_of_messages(engine)
             SmtpTransport(server.host, server.port, messages_per_connection=2),
             reuse_connection=True,
             **SENDER,
+            now=utcnow,
         )
     assert len(server.handler.accepted) == 5 and len(server.handler.peers) == 3

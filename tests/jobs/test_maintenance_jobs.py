@@ -70,6 +70,7 @@ def test_delivery_policy_comes_from_mail_settings(tmp_path, database_url, engine
             body_text="Bonjour",
             body_html="<p>Bonjour</p>",
             message_id_domain="exemple.fr",
+            now=utcnow(),
         )
     with SmtpServer(ScriptedHandler(data_reply="451 4.3.0 Réessayez")) as server:
         deliver_outbox_job(JobContext(settings, engine, SmtpTransport(server.host, server.port)))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
+from callcenter.clock import Clock
 from callcenter.db import session_scope
 from callcenter.formatting import money
 from callcenter.jobs.reminders import ladder_emails_job, promise_reminders_job
@@ -21,9 +21,8 @@ from callcenter.models import (
     OutboxEmail,
     PaymentPlan,
     PromiseInvoice,
-    utcnow,
 )
-from tests.conftest import make_settings
+from tests.conftest import TEST_NOW, TEST_TODAY, TEST_ZONE, make_settings
 from tests.factories import (
     make_call,
     make_contact,
@@ -34,20 +33,14 @@ from tests.factories import (
     make_user,
 )
 
-TODAY = date(2026, 11, 23)
+TODAY = TEST_TODAY
 COMPANY = {"iban": "FR76 3000 6000 0112 3456 7890 189", "bic": "AGRIFRPPXXX"}
 
 
-@dataclass
-class DayContext(JobContext):
-    day: date = TODAY
-
-    def today(self) -> date:
-        return self.day
-
-
-def context_for(engine, settings, day=TODAY) -> DayContext:
-    return DayContext(settings, engine, None, day=day)
+def context_for(engine, settings, day=TODAY) -> JobContext:
+    """A job run at 10:00 on ``day``, company time: the job reads no other clock."""
+    at = datetime.combine(day, time(10), tzinfo=TEST_ZONE)
+    return JobContext(settings, engine, None, clock=Clock(TEST_ZONE, source=lambda: at))
 
 
 @pytest.fixture
@@ -61,7 +54,7 @@ def outbox(engine) -> list[OutboxEmail]:
 
 
 def days_ago(days: int) -> datetime:
-    return utcnow() - timedelta(days=days)
+    return TEST_NOW - timedelta(days=days)
 
 
 # --- promise and instalment reminders -----------------------------------------------
@@ -107,7 +100,7 @@ def test_no_reminder_too_early_nor_for_a_promise_made_inside_the_window(engine, 
         make_promise(
             session, debtor, promised_date=TODAY + timedelta(days=3), created_at=days_ago(5)
         )
-        make_promise(session, debtor, promised_date=TODAY + timedelta(days=1), created_at=utcnow())
+        make_promise(session, debtor, promised_date=TODAY + timedelta(days=1), created_at=TEST_NOW)
         make_promise(
             session,
             debtor,
@@ -115,7 +108,7 @@ def test_no_reminder_too_early_nor_for_a_promise_made_inside_the_window(engine, 
             created_at=days_ago(5),
             status="kept",
         )
-    promise_reminders_job(context_for(engine, settings, day=date.today()))
+    promise_reminders_job(context_for(engine, settings))
     assert outbox(engine) == []
 
 
@@ -255,7 +248,7 @@ def test_cross_channel_cap_holds_back_ladder_emails(engine, tmp_path, database_u
             make_call(session, busy, at=days_ago(days))
         invoice_at(session, busy, 1, number="BUSY")
         recent = ladder_debtor(session)
-        make_email(session, recent, status=EmailStatus.SENT, sent_at=utcnow())
+        make_email(session, recent, status=EmailStatus.SENT, sent_at=TEST_NOW)
         invoice_at(session, recent, 1, number="RECENT")
         two_rungs = ladder_debtor(session)
         invoice_at(session, two_rungs, -10, number="TWO-PRE")

@@ -20,9 +20,10 @@ from callcenter.jobs.scheduler import (
     evaluate_promises_job,
     run_scheduler,
 )
-from callcenter.models import Debtor, Promise
+from callcenter.models import Debtor, Promise, utcnow
 from callcenter.providers.mail import SmtpTransport
 from tests.smtp_server import ScriptedHandler, SmtpServer
+from tests.waiting import wait_until
 
 
 def _two_locks(engine, settings):
@@ -85,7 +86,7 @@ def test_only_the_leader_runs_jobs_and_the_standby_takes_over(engine, settings):
     def probe(context):
         runs.append(context.settings.app.name)
 
-    def start(name, lock):
+    def start(name, lock, on_leadership=None):
         context = JobContext(
             settings.model_copy(update={"app": settings.app.model_copy(update={"name": name})}),
             engine,
@@ -96,24 +97,36 @@ def test_only_the_leader_runs_jobs_and_the_standby_takes_over(engine, settings):
         thread = threading.Thread(
             target=run_scheduler,
             args=(context, lock),
-            kwargs={"stop": stop, "jobs": jobs, "standby_poll_seconds": 0.1},
+            kwargs={
+                "stop": stop,
+                "jobs": jobs,
+                "standby_poll_seconds": 0.1,
+                "on_leadership": on_leadership,
+            },
             daemon=True,
         )
         thread.start()
         return stop, thread
 
+    standby_polls = threading.Event()
+
+    def on_second_leadership(leader: bool) -> None:
+        if not leader:
+            standby_polls.set()
+
     stop_first, thread_first = start("premier", first_lock)
-    time.sleep(0.5)
-    stop_second, thread_second = start("second", second_lock)
-    time.sleep(0.8)
-    assert runs and set(runs) == {"premier"}, "le second planificateur reste en attente"
+    wait_until(lambda: "premier" in runs, "le premier planificateur ne lance aucune tâche")
+    stop_second, thread_second = start("second", second_lock, on_second_leadership)
+    wait_until(standby_polls.is_set, "le second planificateur ne se met pas en attente")
+    wait_until(lambda: runs.count("premier") >= 3, "le premier cesse de lancer ses tâches")
+    assert set(runs) == {"premier"}, "le second planificateur reste en attente"
     stop_first.set()
     thread_first.join(timeout=10)
     runs.clear()
-    time.sleep(1.0)
+    wait_until(lambda: "second" in runs, "le second ne prend pas la main")
     stop_second.set()
     thread_second.join(timeout=10)
-    assert runs and set(runs) == {"second"}, "le second prend la main quand le premier s'arrête"
+    assert set(runs) == {"second"}, "le second prend la main quand le premier s'arrête"
     if extra_engine is not None:
         extra_engine.dispose()
 
@@ -135,6 +148,7 @@ def test_outbox_job_twice_sends_once(engine, settings):
             body_text="Bonjour",
             body_html="<p>Bonjour</p>",
             message_id_domain="exemple.fr",
+            now=utcnow(),
         )
     with SmtpServer(ScriptedHandler()) as server:
         context = JobContext(settings, engine, SmtpTransport(server.host, server.port))
@@ -174,11 +188,11 @@ def test_promise_job_breaks_an_overdue_promise_once(engine, settings):
 def test_debtor_emails_only_leave_during_office_hours(settings, moment, runs):
     from datetime import datetime
 
+    from callcenter.clock import Clock
     from callcenter.jobs.scheduler import office_hours_only
 
+    zone = settings.app.timezone
+    at = datetime.fromisoformat(moment).replace(tzinfo=Clock(zone).zone)
     calls = []
-    guarded = office_hours_only(
-        calls.append, clock=lambda zone: datetime.fromisoformat(moment).replace(tzinfo=zone)
-    )
-    guarded(JobContext(settings, None, None))
+    office_hours_only(calls.append)(JobContext(settings, None, None, clock=Clock(zone, lambda: at)))
     assert bool(calls) is runs

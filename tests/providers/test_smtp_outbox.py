@@ -62,7 +62,7 @@ def _enqueue(engine, key="recap:1", to="Hélène Dupré <helene@exemple.fr>", **
             body_text="Bonjour Hélène,\nMerci pour votre engagement.",
             body_html="<p>Bonjour Hélène,</p><p>Merci pour votre engagement.</p>",
             message_id_domain="exemple.fr",
-            **extra,
+            **{"now": utcnow(), **extra},
         )
         return email.id
 
@@ -77,7 +77,7 @@ def test_accented_names_and_subject_arrive_intact(engine, debtor_and_contact):
     email_id = _enqueue(engine, debtor_id=debtor_id, contact_id=contact_id)
     with SmtpServer(ScriptedHandler()) as server:
         report = deliver_outbox(
-            engine, SmtpTransport(server.host, server.port), policy=POLICY, **SENDER
+            engine, SmtpTransport(server.host, server.port), policy=POLICY, **SENDER, now=utcnow
         )
     assert (report.sent, report.retried, report.dead) == (1, 0, 0)
     [(recipients, message)] = server.handler.accepted
@@ -100,7 +100,9 @@ def test_accented_names_and_subject_arrive_intact(engine, debtor_and_contact):
 def test_utf8_mailbox_is_delivered_with_smtputf8(engine):
     _enqueue(engine, to="andré.müller@exemple.fr")
     with SmtpServer(ScriptedHandler()) as server:
-        report = deliver_outbox(engine, SmtpTransport(server.host, server.port), **SENDER)
+        report = deliver_outbox(
+            engine, SmtpTransport(server.host, server.port), **SENDER, now=utcnow
+        )
     assert report.sent == 1
     assert server.handler.accepted[0][0] == ["andré.müller@exemple.fr"]
 
@@ -109,8 +111,8 @@ def test_running_the_sender_twice_sends_nothing_twice(engine):
     _enqueue(engine)
     with SmtpServer(ScriptedHandler()) as server:
         transport = SmtpTransport(server.host, server.port)
-        assert deliver_outbox(engine, transport, **SENDER).sent == 1
-        assert deliver_outbox(engine, transport, **SENDER).sent == 0
+        assert deliver_outbox(engine, transport, **SENDER, now=utcnow).sent == 1
+        assert deliver_outbox(engine, transport, **SENDER, now=utcnow).sent == 0
     assert len(server.handler.accepted) == 1
 
 
@@ -152,14 +154,21 @@ def test_5xx_marks_dead_at_once_and_a_supervisor_can_resend(engine, debtor_and_c
     debtor_id, _ = debtor_and_contact
     email_id = _enqueue(engine, debtor_id=debtor_id)
     with SmtpServer(ScriptedHandler(rcpt_reply="550 5.1.1 Destinataire inconnu")) as server:
-        report = deliver_outbox(engine, SmtpTransport(server.host, server.port), **SENDER)
+        report = deliver_outbox(
+            engine, SmtpTransport(server.host, server.port), **SENDER, now=utcnow
+        )
     assert report.dead == 1
     email = _email(engine, email_id)
     assert email.status == "dead" and "550" in email.last_error
     with session_scope(engine) as session:
         resend_dead_email(session, email_id=email_id, actor_id=None, now=utcnow())
     with SmtpServer(ScriptedHandler()) as server:
-        assert deliver_outbox(engine, SmtpTransport(server.host, server.port), **SENDER).sent == 1
+        assert (
+            deliver_outbox(
+                engine, SmtpTransport(server.host, server.port), **SENDER, now=utcnow
+            ).sent
+            == 1
+        )
     assert _email(engine, email_id).status == "sent"
 
 
@@ -167,7 +176,7 @@ def test_slow_server_times_out_and_is_retried(engine):
     email_id = _enqueue(engine)
     with SmtpServer(ScriptedHandler(delay=1.5)) as server:
         report = deliver_outbox(
-            engine, SmtpTransport(server.host, server.port, timeout=0.5), **SENDER
+            engine, SmtpTransport(server.host, server.port, timeout=0.5), **SENDER, now=utcnow
         )
     assert report.retried == 1
     assert _email(engine, email_id).status == "pending"
@@ -179,7 +188,9 @@ def test_opted_out_contact_is_never_mailed(engine, debtor_and_contact):
     with session_scope(engine) as session:
         session.get(Contact, contact_id).email_opt_out = True
     with SmtpServer(ScriptedHandler()) as server:
-        report = deliver_outbox(engine, SmtpTransport(server.host, server.port), **SENDER)
+        report = deliver_outbox(
+            engine, SmtpTransport(server.host, server.port), **SENDER, now=utcnow
+        )
     assert report.sent == 0 and server.handler.accepted == []
     assert _email(engine, email_id).status == "cancelled"
 
@@ -201,7 +212,7 @@ def test_recap_waits_for_its_delay_and_can_be_cancelled_meanwhile(engine):
 def test_an_email_already_sent_cannot_be_cancelled(engine):
     email_id = _enqueue(engine)
     with SmtpServer(ScriptedHandler()) as server:
-        deliver_outbox(engine, SmtpTransport(server.host, server.port), **SENDER)
+        deliver_outbox(engine, SmtpTransport(server.host, server.port), **SENDER, now=utcnow)
     with session_scope(engine) as session, pytest.raises(DomainError, match="déjà parti"):
         cancel_email(session, email_id=email_id, actor_id=None, now=utcnow())
 
@@ -209,6 +220,7 @@ def test_an_email_already_sent_cannot_be_cancelled(engine):
 CRASHING_SENDER = textwrap.dedent(
     """
     import os, sys
+    from datetime import datetime
     from callcenter.db import create_db_engine
     from callcenter.jobs.outbox import deliver_outbox
     from callcenter.providers.mail import SmtpTransport
@@ -222,6 +234,7 @@ CRASHING_SENDER = textwrap.dedent(
     deliver_outbox(
         engine, DiesAfterAcceptance("127.0.0.1", int(sys.argv[2])),
         sender_name="Relances", sender_address="relances@exemple.fr",
+        now=lambda: datetime.fromisoformat(sys.argv[3]),
     )
     """
 )
@@ -236,7 +249,14 @@ def test_sender_killed_after_acceptance_loses_nothing_and_duplicates_nothing(
     handler = CatchingHandler(mailbox)
     with SmtpServer(handler) as server:
         child = subprocess.run(
-            [sys.executable, "-c", CRASHING_SENDER, settings.database_url, str(server.port)],
+            [
+                sys.executable,
+                "-c",
+                CRASHING_SENDER,
+                settings.database_url,
+                str(server.port),
+                utcnow().isoformat(),
+            ],
             capture_output=True,
             text=True,
             timeout=60,

@@ -261,6 +261,7 @@ def test_flagged_calls_list_the_sentence_for_supervisors(app, client, login):
                 "at_seconds": 12.4,
                 "track": "agent",
             },
+            at=utcnow(),
         )
     login("supervisor")
     html = client.get("/supervision/cockpit/appels-signales").get_data(as_text=True)

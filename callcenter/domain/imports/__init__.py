@@ -24,7 +24,7 @@ from callcenter.domain.imports.sources import FileRefused, open_table
 from callcenter.domain.imports.tabular import Progress, import_table
 from callcenter.domain.promises import debtors_with_open_commitments, refresh_commitments
 from callcenter.domain.queue import refresh_all, refresh_debtors
-from callcenter.models import Event, utcnow
+from callcenter.models import Event
 
 IMPORT_KINDS = (*KINDS, "fec")
 DEFAULT_PAYMENT_TERMS_DAYS = 30
@@ -50,7 +50,7 @@ def run_import(
     explicit_mapping: dict[str, str] | None = None,
     actor_id: int | None = None,
     payment_terms_days: int = DEFAULT_PAYMENT_TERMS_DAYS,
-    now: datetime | None = None,
+    now: datetime,
     progress: Progress | None = None,
     settings: Settings | None = None,
 ) -> ImportReport:
@@ -61,7 +61,6 @@ def run_import(
     """
     if kind not in IMPORT_KINDS:
         raise ValueError(f"unknown import kind {kind!r}")
-    now = now or utcnow()
     path = Path(path)
     report = ImportReport(kind=kind, source=source_name or path.name, dry_run=dry_run)
     mapping: dict[str, str] = {}

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from callcenter.models import ImportMapping, utcnow
+from callcenter.models import ImportMapping
 
 IGNORE = ""
 
@@ -232,7 +232,6 @@ def save_mapping(
     session: Session, *, name: str, kind: str, mapping: dict[str, str], now: datetime | None = None
 ) -> ImportMapping:
     """Create or replace the mapping of this source and kind."""
-    now = now or utcnow()
     row = session.exec(
         select(ImportMapping).where(ImportMapping.name == name, ImportMapping.kind == kind)
     ).first()

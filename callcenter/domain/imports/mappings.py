@@ -25,7 +25,7 @@ from callcenter.domain.imports.columns import (
     save_mapping,
 )
 from callcenter.domain.imports.sources import open_table
-from callcenter.models import ImportMapping, utcnow
+from callcenter.models import ImportMapping
 
 NAME_MAX_LENGTH = 80
 SAMPLE_ROWS = 2
@@ -168,11 +168,10 @@ def save_column_mapping(
     name: str,
     choices: list[tuple[str, str]],
     actor_id: int,
-    now: datetime | None = None,
+    now: datetime,
 ) -> ImportMapping:
     """Validate and save the mapping of a source (replacing the one it had); a change is
     audited with the mapping before and after, saving the same mapping again records nothing."""
-    now = now or utcnow()
     mapping = check_mapping(kind, name=name, choices=choices)
     name = name.strip()
     previous = session.exec(
@@ -211,7 +210,7 @@ def delete_column_mapping(
         type="import_mapping.deleted",
         actor_id=actor_id,
         payload={"mapping_id": row.id, "name": row.name, "kind": row.kind, "before": row.mapping},
-        at=now or utcnow(),
+        at=now,
     )
     session.delete(row)
     session.flush()

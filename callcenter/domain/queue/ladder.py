@@ -9,6 +9,7 @@ open invoice or, failing a phone rung there, the preventive call of an invoice c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session, select
 
@@ -198,6 +199,7 @@ def save_step(
     label: str,
     min_amount_cents: int,
     actor_id: int,
+    now: datetime,
 ) -> ScenarioStep:
     """Add or change one rung of a segment's ladder from the administration page.
 
@@ -256,11 +258,12 @@ def save_step(
             "before": before,
             "after": {"offset_days": offset, "action": action, "label": label},
         },
+        at=now,
     )
     return step
 
 
-def delete_step(session: Session, *, step_id: int, actor_id: int) -> None:
+def delete_step(session: Session, *, step_id: int, actor_id: int, now: datetime) -> None:
     step = session.get(ScenarioStep, step_id)
     if step is None:
         raise DomainError("Étape introuvable.")
@@ -275,6 +278,7 @@ def delete_step(session: Session, *, step_id: int, actor_id: int) -> None:
             "action": step.action,
             "label": step.label,
         },
+        at=now,
     )
     session.delete(step)
     session.flush()

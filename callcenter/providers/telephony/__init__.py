@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from callcenter.clock import Clock
 from callcenter.config import Settings
 from callcenter.providers.telephony.base import TelephonyProvider
 from callcenter.providers.telephony.simulated import SimulatedTelephony
@@ -17,8 +18,8 @@ def simulator_token(settings: Settings) -> str:
     return hmac.new(key, b"callcenter simulated telephony", hashlib.sha256).hexdigest()
 
 
-def build_telephony(settings: Settings) -> TelephonyProvider:
-    """The adapter named by ``[telephony] provider``."""
+def build_telephony(settings: Settings, clock: Clock | None = None) -> TelephonyProvider:
+    """The adapter named by ``[telephony] provider``; the simulator stamps times from ``clock``."""
     telephony = settings.telephony
     if telephony.provider == "twilio":
         return TwilioTelephony(
@@ -32,6 +33,7 @@ def build_telephony(settings: Settings) -> TelephonyProvider:
         auth_token=simulator_token(settings),
         recordings_dir=settings.data_path / "recordings",
         announce_consent=settings.recordings.enabled,
+        now=(clock or Clock(settings.app.timezone)).now,
     )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from twilio.request_validator import RequestValidator
 
-from callcenter.models import utcnow
+from callcenter.clock import system_time
 from callcenter.providers.telephony.base import (
     AccessGrant,
     CallStart,
@@ -66,6 +66,7 @@ class SimulatedTelephony:
     recordings_dir: Path
     announce_consent: bool = False
     name: str = "simulated"
+    now: Callable[[], datetime] = field(default=system_time, repr=False)
     webhook_url: WebhookUrl | None = field(default=None, repr=False)
     deliver: Deliver | None = field(default=None, repr=False)
 
@@ -114,7 +115,7 @@ class SimulatedTelephony:
         if answered_at is None:
             self._status(call_id, provider_call_id, "canceled", CallDuration="0")
             return
-        duration = max(0, int((utcnow() - answered_at).total_seconds()))
+        duration = max(0, int((self.now() - answered_at).total_seconds()))
         self._status(call_id, provider_call_id, "completed", CallDuration=str(duration))
 
     def attach_recording(
@@ -135,7 +136,7 @@ class SimulatedTelephony:
             "RecordingDuration": str(duration_seconds),
             "RecordingChannels": "2",
             "RecordingSource": "DialVerb",
-            "RecordingStartTime": _rfc2822(utcnow()),
+            "RecordingStartTime": _rfc2822(self.now()),
         }
         self._send(self._url("recording", call_id=call_id), params)
         return sid
@@ -174,7 +175,7 @@ class SimulatedTelephony:
     def _status(self, call_id: int, sid: str, status: str, **extra: str) -> None:
         params = self._call_params(sid) | {
             "CallStatus": status,
-            "Timestamp": _rfc2822(utcnow()),
+            "Timestamp": _rfc2822(self.now()),
             "CallbackSource": "call-progress-events",
         }
         self._send(self._url("status", call_id=call_id), params | extra)
