@@ -188,7 +188,7 @@ def web() -> None:
     from gunicorn.app.base import BaseApplication
 
     from callcenter.db import keep_prepared_statements
-    from callcenter.web.server import settle_heap
+    from callcenter.web.server import gunicorn_options, settle_heap
 
     settings = _state().settings
     engine = _state().engine
@@ -200,12 +200,9 @@ def web() -> None:
 
     class Server(BaseApplication):
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{settings.web.host}:{settings.web.port}")
-            self.cfg.set("workers", settings.web_workers)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", settings.web.threads)
+            for name, value in gunicorn_options(settings).items():
+                self.cfg.set(name, value)
             self.cfg.set("post_fork", fresh_pool)
-            self.cfg.set("accesslog", "-")
 
         def load(self):
             return app

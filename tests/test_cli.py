@@ -1,5 +1,6 @@
 """The ``callcenter`` command, run as an operator would, against a configured database."""
 
+import http.client
 import os
 import subprocess
 import sys
@@ -75,6 +76,22 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in path.read_text().split()] if path.exists() else []
 
 
+def _reuses_a_connection_idle_for(port: int, seconds: float) -> bool:
+    """A browser keeps an idle connection and sends its next request on it: the server
+    must still hold it (gunicorn's default keep-alive of 2 s reset such requests)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/connexion")
+        connection.getresponse().read()
+        time.sleep(seconds)  # the idle time is what is tested
+        connection.request("GET", "/connexion")
+        return connection.getresponse().status == 200
+    except (ConnectionError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
 def test_web_serves_from_the_configured_number_of_worker_processes(tmp_path, database_url):
     assert _run(tmp_path, database_url, "db", "upgrade").exit_code == 0
     port = free_port()
@@ -105,6 +122,7 @@ def test_web_serves_from_the_configured_number_of_worker_processes(tmp_path, dat
             time.sleep(0.2)
         assert statuses == [200] * 6, (tmp_path / "web.log").read_text()
         assert len(_children(server.pid)) == 2, (tmp_path / "web.log").read_text()
+        assert _reuses_a_connection_idle_for(port, seconds=3), "connexion fermée au repos"
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import gc
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from callcenter.config import Settings
 
 
 def settle_heap() -> None:
@@ -16,6 +20,20 @@ def settle_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    """The web server's settings. ``keepalive`` outlasts the browsers' reuse of an idle
+    connection: with gunicorn's default of 2 s, a browser that sent its next request on a
+    connection idle for about 2 s met a reset (1–2 % of requests under load)."""
+    return {
+        "bind": f"{settings.web.host}:{settings.web.port}",
+        "workers": settings.web_workers,
+        "worker_class": "gthread",
+        "threads": settings.web.threads,
+        "keepalive": settings.web.keepalive_seconds,
+        "accesslog": "-",
+    }
 
 
 def web_pool_size(threads: int) -> int:
