@@ -9,9 +9,11 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlmodel import Session
 
 from callcenter.db import create_db_engine, session_scope
 from callcenter.domain.outbox import enqueue_email
+from callcenter.domain.promises import refresh_commitments
 from callcenter.jobs.leader import FileLeaderLock, PostgresLeaderLock, leader_lock_for
 from callcenter.jobs.scheduler import (
     JobContext,
@@ -174,6 +176,55 @@ def test_promise_job_breaks_an_overdue_promise_once(engine, settings):
             sa.text("SELECT count(*) FROM events WHERE type = 'promise.broken'")
         ).scalar_one()
     assert statuses == ["broken"] and events == 1
+
+
+def test_two_overlapping_evaluations_break_a_promise_once(migrated_postgres_engine):
+    """A job still running when a new leader starts the same job: the second evaluation waits
+    for the first to commit and finds nothing left to change (one event, not two)."""
+    engine = migrated_postgres_engine
+    with session_scope(engine) as session:
+        debtor = Debtor(account_code="411C8", name="Durand SARL")
+        session.add(debtor)
+        session.flush()
+        session.add(
+            Promise(debtor_id=debtor.id, amount_cents=10_000, promised_date=date(2020, 1, 10))
+        )
+        debtor_id = debtor.id
+    today = date(2026, 11, 23)
+
+    def evaluate(session) -> None:
+        refresh_commitments(session, debtor_ids=[debtor_id], today=today, now=utcnow())
+
+    first = Session(engine)
+    evaluate(first)
+    second_done = threading.Event()
+
+    def second() -> None:
+        with session_scope(engine) as session:
+            evaluate(session)
+        second_done.set()
+
+    thread = threading.Thread(target=second, daemon=True)
+    thread.start()
+    with engine.connect() as watcher:
+        wait_until(
+            lambda: (
+                watcher.execute(
+                    sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                ).scalar_one()
+                > 0
+            ),
+            "la seconde évaluation n'attend pas la première",
+        )
+    first.commit()
+    first.close()
+    thread.join(timeout=10)
+    assert second_done.is_set()
+    with engine.connect() as connection:
+        events = connection.execute(
+            sa.text("SELECT count(*) FROM events WHERE type = 'promise.broken'")
+        ).scalar_one()
+    assert events == 1
 
 
 @pytest.mark.parametrize(
