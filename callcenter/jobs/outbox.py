@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,7 @@ from callcenter.providers.mail import (
 )
 
 log = logging.getLogger("callcenter.outbox")
+STOP_POLL_SECONDS = 0.1
 
 
 @dataclass
@@ -76,35 +78,43 @@ def deliver_outbox(
     lock = threading.Lock()
     stop = stop or threading.Event()
 
-    def deliver(batch: list[OutboxEmail]) -> list[int]:
-        unsent: list[int] = []
+    def deliver(share: deque[OutboxEmail]) -> None:
         with _sender(transport, reuse_connection) as sender:
-            for email in batch:
-                if stop.is_set():
-                    unsent.append(email.id)
-                    continue
+            while True:
+                with lock:
+                    if not share or stop.is_set():
+                        return
+                    email = share.popleft()
                 outcome = _deliver_one(
                     engine, sender, email, sender_name, sender_address, policy, now
                 )
                 with lock:
                     setattr(report, outcome, getattr(report, outcome) + 1)
-        return unsent
+
+    def not_started(shares: list[deque[OutboxEmail]]) -> list[int]:
+        """Take back every claimed message no sender has started (they stay unsent)."""
+        with lock:
+            ids = [email.id for share in shares for email in share]
+            for share in shares:
+                share.clear()
+        return ids
 
     while not stop.is_set():
         with session_scope(engine) as session:
             messages = claim_due_emails(session, now=now(), limit=batch_size, policy=policy)
-        slices = [messages[index::workers] for index in range(max(workers, 1))]
-        slices = [batch for batch in slices if batch]
-        unsent: list[int] = []
-        if len(slices) == 1:
-            unsent = deliver(slices[0])
-        elif slices:
-            with ThreadPoolExecutor(max_workers=len(slices)) as pool:
-                for done in [pool.submit(deliver, batch) for batch in slices]:
-                    unsent.extend(done.result())
-        if unsent:
-            with session_scope(engine) as session:
-                report.released += release_claims(session, email_ids=unsent, now=now())
+        shares = [deque(messages[index::workers]) for index in range(max(workers, 1))]
+        shares = [share for share in shares if share]
+        pool = ThreadPoolExecutor(max_workers=max(len(shares), 1))
+        running = {pool.submit(deliver, share) for share in shares}
+        released = False
+        while running:
+            _done, running = wait(running, timeout=STOP_POLL_SECONDS)
+            if stop.is_set() and not released and any(shares):
+                unsent = not_started(shares)
+                with session_scope(engine) as session:
+                    report.released += release_claims(session, email_ids=unsent, now=now())
+                released = True
+        pool.shutdown()
         if len(messages) < batch_size:
             break
     return report
