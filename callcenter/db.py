@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from callcenter.domain.limits import enforce_bounded_text
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 READ_ONLY_OPTION = "callcenter_read_only"
 _TURN_HELD = "callcenter_write_turn"
@@ -29,8 +31,9 @@ def create_db_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> En
     web processes and the scheduler can share the file; PostgreSQL gets a pool
     that checks connections before use. ``pool_size`` connections stay open: a web process
     keeps one per thread, since a connection beyond the pool is closed when given back and
-    opened again at the next request.
+    opened again at the next request. Every ORM flush checks short texts (``domain.limits``).
     """
+    enforce_bounded_text()
     if url.startswith("sqlite"):
         database = sa.engine.make_url(url).database
         if database and database != ":memory:":

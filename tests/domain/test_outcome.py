@@ -295,3 +295,21 @@ def test_unknown_disposition_is_refused(session, world):
 def test_only_the_agent_holding_the_debtor_may_record(session, world):
     with pytest.raises(DomainError, match="pas réservé"):
         _record(session, world, OutcomeForm("no_answer"), agent=world["other"])
+
+
+def test_invoice_not_received_for_many_invoices_fits_the_subject_on_every_database(session, world):
+    """Found on PostgreSQL: the recap subject joined every invoice number and overflowed
+    its column, so the outcome failed with a 500 and the debtor came back in the queue."""
+    for n in range(40):
+        make_invoice(
+            session,
+            world["debtor"],
+            number=f"FA-2026-LONG-REFERENCE-{n:04d}",
+            due_date=TODAY - timedelta(days=30),
+            amount_cents=10_000,
+        )
+    _record(session, world, OutcomeForm("invoice_not_received", reason="administratif"))
+    session.commit()
+    email = session.exec(select(OutboxEmail)).one()
+    assert len(email.subject) <= 250
+    assert "FA-2026-LONG-REFERENCE-0039" in email.body_text
