@@ -269,6 +269,7 @@ def scheduler() -> None:
         transport_from_settings(state.settings),
         delete_recording=delete_recording,
         clock=state.clock,
+        telephony=telephony,
     )
     lock = leader_lock_for(state.engine, state.settings.data_path)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
@@ -31,6 +31,7 @@ class JobContext:
     mail: MailTransport
     delete_recording: RecordingDeleter = field(default=keep_provider_recording)
     clock: Clock | None = None
+    telephony: Any = None
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:

@@ -31,6 +31,7 @@ from callcenter.jobs.maintenance import (
     recording_purge_job,
 )
 from callcenter.jobs.outbox import deliver_outbox
+from callcenter.jobs.recordings import recording_objections_job
 from callcenter.jobs.reminders import ladder_emails_job, promise_reminders_job
 from callcenter.jobs.transcription import transcription_job
 
@@ -58,6 +59,7 @@ OUTBOX_POLL_SECONDS = 2
 STOP_GRACE_SECONDS = 5.0
 OUTBOX_WORKERS = 4
 TRANSCRIPTION_POLL_SECONDS = 30
+OBJECTION_RETRY_SECONDS = 60
 
 
 def delivery_policy(settings: Settings) -> DeliveryPolicy:
@@ -167,6 +169,12 @@ def default_jobs(settings: Settings) -> list[ScheduledJob]:
         ),
         ScheduledJob("queue_refresh", queue_refresh_job, IntervalTrigger(minutes=10), True),
         ScheduledJob("expire_wrap_ups", expire_wrap_ups_job, IntervalTrigger(seconds=30), True),
+        ScheduledJob(
+            "recording_objections",
+            recording_objections_job,
+            IntervalTrigger(seconds=OBJECTION_RETRY_SECONDS),
+            True,
+        ),
         ScheduledJob(
             "recording_purge",
             recording_purge_job,

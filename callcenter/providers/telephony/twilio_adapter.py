@@ -9,6 +9,7 @@ OpenAPI spec).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from callcenter.providers.telephony.base import (
 API_BASE = "https://api.twilio.com"
 TOKEN_TTL_SECONDS = 600
 CURRENT_RECORDING = "Twilio.CURRENT"
+log = logging.getLogger("callcenter.twilio")
 
 
 @dataclass
@@ -150,7 +152,7 @@ class TwilioTelephony:
         try:
             response = self.media_get(info.media_url, auth=(user, password), timeout=30)
         except requests.RequestException as error:
-            raise TelephonyFailure(f"Twilio injoignable : {error}") from error
+            raise _unreachable(error) from error
         if response.status_code != 200:
             raise TelephonyFailure(
                 f"Twilio n'a pas rendu l'enregistrement (HTTP {response.status_code})."
@@ -164,16 +166,29 @@ class TwilioTelephony:
         except TwilioRestException as error:
             if error.status != 404:
                 raise TelephonyFailure(_describe(error)) from error
-        except TwilioException as error:
-            raise TelephonyFailure(f"Twilio injoignable : {error}") from error
+        except (TwilioException, requests.RequestException, OSError) as error:
+            raise _unreachable(error) from error
 
     def _rest(self, request):
+        """One REST request; every way it can fail becomes a ``TelephonyFailure`` in French
+        (Twilio's refusal, or the network: timeout, refused connection, proxy error)."""
         try:
             return request()
         except TwilioRestException as error:
             raise TelephonyFailure(_describe(error)) from error
-        except TwilioException as error:
-            raise TelephonyFailure(f"Twilio injoignable : {error}") from error
+        except (TwilioException, requests.RequestException, OSError) as error:
+            raise _unreachable(error) from error
+
+
+def _unreachable(error: Exception) -> TelephonyFailure:
+    """Twilio could not be reached: said in French, the technical detail goes to the log."""
+    log.warning("Twilio injoignable : %r", error)
+    if isinstance(error, requests.Timeout | TimeoutError):
+        return TelephonyFailure("Twilio ne répond pas pour le moment : réessayez dans un instant.")
+    return TelephonyFailure(
+        "Twilio est injoignable pour le moment (réseau ou serveur mandataire) : "
+        "réessayez dans un instant."
+    )
 
 
 def _describe(error: TwilioRestException) -> str:
