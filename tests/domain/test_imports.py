@@ -537,3 +537,23 @@ def test_several_staging_batches_count_once_per_debtor_and_roll_back_together(en
         kept = session.exec(select(Invoice).where(Invoice.number == "M000007")).one()
         assert kept.amount_cents == 1_000
         assert session.exec(select(func.count()).select_from(Invoice)).one() == 45_000
+
+
+def test_a_line_break_inside_a_name_is_refused_with_its_line_and_column(engine, tmp_path):
+    """A quoted CSV cell may hold CR/LF: stored, it broke every email header of the debtor."""
+    before = row_counts(engine)
+    bad = (
+        "Code client;Raison sociale\n"
+        'C001;"Boulangerie\r\nBcc: espion@pirate.fr"\n'
+        "C002;Durand\x07 SA\n"
+        "C003;Martin SA\n"
+    )
+    report = do_import(engine, "debtors", write(tmp_path, "sauts.csv", bad))
+    assert not report.ok
+    found = messages(report)
+    assert [(line, column) for line, column, _text in found] == [
+        (2, "Raison sociale"),
+        (4, "Raison sociale"),  # the file's own line: the quoted cell above spans two
+    ]
+    assert all("Retour à la ligne ou caractère de contrôle" in text for *_, text in found)
+    assert row_counts(engine) == before

@@ -13,6 +13,8 @@ from email_validator import EmailNotValidError, validate_email
 from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
+from callcenter.domain.limits import CONTROL_CHARACTERS
+
 _SPACES = str.maketrans("", "", " \u00a0\u202f\u2009'")
 _AMOUNT = re.compile(r"^([+-]?)(\d*)(?:[.,](\d{1,2})\d*?)?$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
@@ -34,12 +36,20 @@ class BadValue(ValueError):
 
 
 def clean(value: object) -> str:
-    """A cell as trimmed text (XLSX cells may be numbers or dates)."""
+    """A cell as trimmed text (XLSX cells may be numbers or dates), on one line: a line
+    break or a control character inside a name or a reference would break the emails and
+    letters it ends up in, so it is refused, not stored."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    text = str(value).strip()
+    if CONTROL_CHARACTERS.search(text):
+        raise BadValue(
+            "Retour à la ligne ou caractère de contrôle interdit dans ce champ : "
+            "corrigez la cellule."
+        )
+    return text
 
 
 def cents(value: object, *, allow_negative: bool = False) -> int:
