@@ -149,10 +149,13 @@ def _quoted_rows(first: str, text, separator: str, header_line: int, encoding: s
     reader = csv.reader(text, delimiter=separator)
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
+        """Each record with the line it starts on (a quoted line break spans several)."""
+        ended = 0
         try:
             for cells in reader:
+                starts, ended = ended + 1, reader.line_num
                 if cells and any(cells):
-                    yield header_line + reader.line_num, cells
+                    yield header_line + starts, cells
         except UnicodeDecodeError:
             raise _unreadable(header_line + reader.line_num + 1, encoding) from None
         except csv.Error as error:
