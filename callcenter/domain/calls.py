@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from callcenter.domain.audit import record_event
+from callcenter.domain.contact_rules import contact_block
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.queue.claim import renew_lease
 from callcenter.models import AgentState, Call, Contact, Debtor, Event, User
@@ -144,13 +145,16 @@ def start_call(
     now: datetime,
     lease: timedelta,
 ) -> Call:
-    """Open a call to a contact of a debtor the agent holds; the agent goes « en appel »."""
+    """Open a call to a contact of a debtor the agent holds and may contact now (no opposition,
+    no collective procedure, even one recorded since the claim); the agent goes « en appel »."""
     agent = session.get(User, agent_id)
     debtor = session.get(Debtor, debtor_id)
     if agent is None or debtor is None:
         raise DomainError("Débiteur ou utilisateur introuvable.")
-    if debtor.do_not_call:
-        raise DomainError("Ce débiteur ne doit plus être appelé (« ne plus appeler »).")
+    renew_lease(session, agent_id=agent_id, debtor_id=debtor_id, now=now, lease=lease)
+    block = contact_block(debtor)
+    if block is not None:
+        raise DomainError(block.reason)
     contact = session.get(Contact, contact_id) if contact_id else None
     if contact is None or contact.debtor_id != debtor_id:
         raise ValidationFailed({"contact_id": "Choisissez un contact de ce débiteur à appeler."})
@@ -161,7 +165,6 @@ def start_call(
         )
     if open_call(session, agent_id=agent_id) is not None:
         raise DomainError("Vous êtes déjà en communication : raccrochez d'abord.")
-    renew_lease(session, agent_id=agent_id, debtor_id=debtor_id, now=now, lease=lease)
     _end_wrap_up_calls(session, agent_id=agent_id, now=now)
     call = Call(
         debtor_id=debtor_id,

@@ -12,7 +12,8 @@ Delivery is a separate step (the scheduler's sender). Rules:
   ``max_attempts``, then the row is dead; a 5xx reply kills it at once. Dead
   rows are shown to supervisors, who can resend them;
 - a contact who opted out of email is never mailed, even if the row was
-  written before the opt-out;
+  written before the opt-out; nor is a debtor who may no longer be contacted
+  (do-not-call, collective procedure), even if recorded after the row was written;
 - a row is not sent before its ``next_attempt_at``: the recap's cancel delay;
 - a row that cannot become a message (a header with a line break) is dead at once, and a
   claim given back unsent (the sender stops) costs no attempt.
@@ -30,8 +31,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from callcenter.domain.audit import record_event
+from callcenter.domain.contact_rules import ContactBlock, contact_block
 from callcenter.domain.errors import DomainError
-from callcenter.models import Contact, EmailStatus, OutboxEmail
+from callcenter.models import Contact, Debtor, EmailStatus, OutboxEmail
 
 
 @dataclass(frozen=True)
@@ -145,22 +147,42 @@ def claim_due_emails(
         ).all()
     )
     opted_out = _opted_out_contact_ids(session, emails)
+    blocked = _blocked_debtors(session, emails)
     deliverable = []
     for email in emails:
+        block = blocked.get(email.debtor_id)
         if email.contact_id in opted_out:
-            email.status = EmailStatus.CANCELLED
-            email.last_error = "Le contact a refusé les e-mails : envoi annulé."
-            record_event(
-                session,
-                type="email.cancelled",
-                debtor_id=email.debtor_id,
-                payload={"email_id": email.id, "reason": "opt_out"},
-                at=now,
+            _cancel(
+                session, email, "opt_out", "Le contact a refusé les e-mails : envoi annulé.", now
             )
+        elif block is not None:
+            _cancel(session, email, block.code, f"{block.reason} Envoi annulé.", now)
         else:
             deliverable.append(email)
     session.flush()
     return deliverable
+
+
+def _cancel(session: Session, email: OutboxEmail, code: str, reason: str, now: datetime) -> None:
+    """A claimed row that must not leave: cancelled with its French reason and an event."""
+    email.status = EmailStatus.CANCELLED
+    email.last_error = reason
+    record_event(
+        session,
+        type="email.cancelled",
+        debtor_id=email.debtor_id,
+        payload={"email_id": email.id, "reason": code},
+        at=now,
+    )
+
+
+def _blocked_debtors(session: Session, emails: list[OutboxEmail]) -> dict[int, ContactBlock]:
+    """The debtors of these emails that may no longer be contacted, with why."""
+    debtor_ids = {email.debtor_id for email in emails if email.debtor_id}
+    if not debtor_ids:
+        return {}
+    debtors = session.exec(select(Debtor).where(col(Debtor.id).in_(debtor_ids))).all()
+    return {debtor.id: block for debtor in debtors if (block := contact_block(debtor))}
 
 
 def _opted_out_contact_ids(session: Session, emails: list[OutboxEmail]) -> set[int]:

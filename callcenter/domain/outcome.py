@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from callcenter.config import Settings
 from callcenter.domain.audit import record_event
 from callcenter.domain.brief import right_contact
+from callcenter.domain.contact_rules import contact_block
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.imports.values import BadValue, cents, email, parse_date, phone
 from callcenter.domain.outbox import enqueue_email
@@ -176,6 +177,9 @@ def record_outcome(
     zone = ZoneInfo(settings.app.timezone)
     today = now.astimezone(zone).date()
     debtor = session.get(Debtor, debtor_id)
+    block = contact_block(debtor)
+    if block is not None:
+        raise DomainError(block.reason)
     agent = session.get(User, agent_id)
     errors: dict[str, str] = {}
 
