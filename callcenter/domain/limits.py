@@ -56,12 +56,16 @@ def _bounded_columns(mapper: sa.orm.Mapper) -> list[tuple[str, int]]:
 
 
 def check_bounded_text(session: Session, _flush_context: Any, _instances: Any) -> None:
-    """Refuse (``ValidationFailed``, keyed by attribute) any new or changed row whose short
-    text is too long or holds a control character; nothing is written."""
+    """Refuse (``ValidationFailed``, keyed by attribute) a new row, or a change to a row,
+    whose short text is too long or holds a control character; nothing is written. Values
+    a change leaves untouched are not judged: an old row can still be updated (an email
+    with a broken address goes to the dead letters)."""
     errors: dict[str, str] = {}
     for row in (*session.new, *session.dirty):
-        mapper = sa.inspect(row).mapper
-        for key, limit in _bounded_columns(mapper):
+        state = sa.inspect(row)
+        for key, limit in _bounded_columns(state.mapper):
+            if not state.pending and not state.attrs[key].history.has_changes():
+                continue  # a stored value left as it was (its row may be repaired later)
             value = getattr(row, key, None)
             if isinstance(value, str):
                 problem = text_problem(value, limit)
