@@ -451,25 +451,24 @@ def search_debtors(
             ),
             "Téléphone",
         )
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     add(
         session.execute(
             sa.select(*columns)
             .join(Invoice, Invoice.debtor_id == Debtor.id)
-            .where(sa.or_(Invoice.number == text, Invoice.number.like(escaped + "%", escape="\\")))
+            .where(sa.or_(Invoice.number == text, Invoice.number.startswith(text, autoescape=True)))
             .distinct()
             .limit(limit)
         ),
         "Facture",
     )
-    pattern = f"%{escaped.lower()}%"
+    needle = text.lower()
     add(
         session.execute(
             sa.select(*columns)
             .where(
                 sa.or_(
-                    sa.func.lower(Debtor.name).like(pattern, escape="\\"),
-                    sa.func.lower(Debtor.account_code).like(pattern, escape="\\"),
+                    sa.func.lower(Debtor.name).contains(needle, autoescape=True),
+                    sa.func.lower(Debtor.account_code).contains(needle, autoescape=True),
                 )
             )
             .order_by(Debtor.name)

@@ -85,3 +85,20 @@ def test_refresh_button_recomputes_the_queue(app, client, login):
 def test_refresh_needs_the_csrf_token(client, login):
     login("supervisor")
     assert client.post("/supervision/file/recalcul").status_code == 400
+
+
+def test_search_takes_percent_and_underscore_literally(app, client, login):
+    with Session(app.extensions["callcenter"].engine) as session:
+        for name in ("100% Bio", "Garage_Nord", "Sans joker"):
+            debtor = make_debtor(session, name=name)
+            session.add(QueueItem(debtor_id=debtor.id))
+        session.commit()
+    login("supervisor")
+    for typed, expected in (("%", "100% Bio"), ("_", "Garage_Nord")):
+        page = client.get(
+            "/supervision/file/",
+            query_string={"q": typed, "partial": "recherche"},
+            headers={"HX-Request": "true"},
+        ).get_data(as_text=True)
+        found = [name for name in ("100% Bio", "Garage_Nord", "Sans joker") if name in page]
+        assert found == [expected], typed

@@ -94,16 +94,17 @@ def exclusion_counts(session: Session) -> list[tuple[str, int]]:
 
 
 def search(session: Session, *, text: str, limit: int = 20) -> list[Row]:
-    """Debtors whose name or account code contains ``text``, with their queue row."""
-    pattern = f"%{text.strip().lower()}%"
+    """Debtors whose name or account code contains ``text`` (``%`` and ``_`` taken as they
+    are, not as wildcards), with their queue row."""
+    needle = text.strip().lower()
     return _rows(
         session,
         select(QueueItem, Debtor)
         .join(Debtor, Debtor.id == QueueItem.debtor_id)
         .where(
             sa.or_(
-                sa.func.lower(Debtor.name).like(pattern),
-                sa.func.lower(Debtor.account_code).like(pattern),
+                sa.func.lower(Debtor.name).contains(needle, autoescape=True),
+                sa.func.lower(Debtor.account_code).contains(needle, autoescape=True),
             )
         )
         .order_by(Debtor.name)
