@@ -8,6 +8,7 @@ read from the file: only from ``CALLCENTER_*`` environment variables.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -59,6 +60,22 @@ class WebSettings(_Section):
     trusted_proxies: list[str] = []
     max_request_kib: int = Field(default=1024, ge=16, le=65536)
     max_upload_mib: int = Field(default=200, ge=1, le=2048)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"« {entry} » n'est ni une adresse IP ni un réseau (par exemple 10.0.0.0/8)"
+                ) from None
+        return value
+
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The reverse proxies whose X-Forwarded-For header is believed."""
+        return [ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies]
 
 
 class SecuritySettings(_Section):
@@ -388,22 +405,44 @@ class Settings(_Section):
     def session_secret_key(self) -> str:
         """The key signing sessions and CSRF tokens.
 
-        Production refuses to start without ``CALLCENTER_SECRET_KEY``. In development a
-        random key is kept in the data folder so that every process of ``make run``
-        shares it and sessions survive a restart.
+        Production refuses to start without ``CALLCENTER_SECRET_KEY``, or with one that
+        could be guessed (see ``is_strong_secret_key``). In development a random key is
+        kept in the data folder so that every process of ``make run`` shares it and
+        sessions survive a restart.
         """
-        if self.secrets.secret_key:
-            return self.secrets.secret_key
-        if self.is_production:
+        key = self.secrets.secret_key
+        if self.is_production and not key:
             raise ConfigError(
                 "CALLCENTER_SECRET_KEY est obligatoire en production (une longue chaîne aléatoire)."
             )
+        if self.is_production and not is_strong_secret_key(key):
+            raise ConfigError(
+                f"CALLCENTER_SECRET_KEY est trop faible : il faut au moins "
+                f"{SECRET_KEY_MIN_LENGTH} caractères variés, sans espace autour (par exemple "
+                "la sortie de « python -c 'import secrets; print(secrets.token_urlsafe(48))' »)."
+            )
+        if key:
+            return key
         key_file = self.data_path / "secret_key"
         if not key_file.exists():
             key_file.parent.mkdir(parents=True, exist_ok=True)
             key_file.write_text(secrets.token_urlsafe(48))
             key_file.chmod(0o600)
         return key_file.read_text().strip()
+
+
+SECRET_KEY_MIN_LENGTH = 32
+SECRET_KEY_MIN_DISTINCT = 10
+
+
+def is_strong_secret_key(key: str) -> bool:
+    """At least 32 characters, no surrounding whitespace and at least 10 distinct characters
+    (a random key of that length has about 30): blanks and repeated characters are refused."""
+    return (
+        len(key) >= SECRET_KEY_MIN_LENGTH
+        and key == key.strip()
+        and len(set(key)) >= SECRET_KEY_MIN_DISTINCT
+    )
 
 
 def _resolve(base_dir: Path, path: str) -> Path:
@@ -418,7 +457,8 @@ def _describe(error: dict[str, Any]) -> str:
         return f"clé inconnue « {key} »"
     if kind == "missing":
         return f"clé obligatoire absente « {key} »"
-    return f"valeur invalide pour « {key} » ({error['msg']}, reçu {error.get('input')!r})"
+    reason = error["msg"].removeprefix("Value error, ")
+    return f"valeur invalide pour « {key} » ({reason}, reçu {error.get('input')!r})"
 
 
 def parse_settings(

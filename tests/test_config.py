@@ -118,3 +118,49 @@ def test_web_workers_follow_the_database_unless_set(tmp_path: Path, url, workers
     config = tmp_path / "config.toml"
     config.write_text(f'[database]\nurl = "{url}"\n[web]\nworkers = {workers}\n')
     assert load_settings(config, environ={}).web_workers in expected
+
+
+def test_trusted_proxies_take_addresses_and_networks():
+    settings = parse_settings(
+        {"web": {"trusted_proxies": ["10.0.0.1", "172.16.0.0/12", "2001:db8::/32"]}}, environ={}
+    )
+    assert [str(n) for n in settings.web.trusted_proxy_networks()] == [
+        "10.0.0.1/32",
+        "172.16.0.0/12",
+        "2001:db8::/32",
+    ]
+    assert parse_settings({}, environ={}).web.trusted_proxy_networks() == []
+
+
+def test_a_bad_trusted_proxy_is_named():
+    with pytest.raises(
+        ConfigError,
+        match=r"« web\.trusted_proxies » \(« proxy\.interne » n'est ni une adresse IP ni un réseau",
+    ):
+        parse_settings({"web": {"trusted_proxies": ["10.0.0.1", "proxy.interne"]}}, environ={})
+
+
+@pytest.mark.parametrize(
+    "key",
+    [" ", " " * 40, "k" * 40, "abcd" * 10, "trop-courte-0123456789", " " + "a1b2c3d4e5f6g7h8" * 3],
+)
+def test_production_refuses_a_weak_secret_key(tmp_path: Path, key: str):
+    settings = parse_settings(
+        {"app": {"environment": "production"}},
+        base_dir=tmp_path,
+        environ={"CALLCENTER_SECRET_KEY": key},
+    )
+    with pytest.raises(ConfigError, match="CALLCENTER_SECRET_KEY est trop faible"):
+        settings.session_secret_key()
+
+
+def test_production_accepts_a_random_secret_key(tmp_path: Path):
+    import secrets
+
+    key = secrets.token_urlsafe(32)
+    settings = parse_settings(
+        {"app": {"environment": "production"}},
+        base_dir=tmp_path,
+        environ={"CALLCENTER_SECRET_KEY": key},
+    )
+    assert settings.session_secret_key() == key
