@@ -116,6 +116,7 @@ class User(SQLModel, table=True):
     agent_state: str = Field(default=AgentState.OFFLINE, max_length=20)
     state_since: datetime | None = timestamp()
     pause_code: str | None = Field(default=None, max_length=40)
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = timestamp(nullable=False, default_now=True)
 
 

@@ -6,11 +6,18 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import session as login_session
 from flask_login import current_user, login_required, login_user, logout_user
 
-from callcenter.domain.accounts import LoginRefused, ThrottlePolicy, authenticate
+from callcenter.domain.accounts import (
+    LoginRefused,
+    ThrottlePolicy,
+    authenticate,
+    sign_out_everywhere,
+)
 from callcenter.models import Role, User
 from callcenter.web import clock, db, login_manager, state
+from callcenter.web.proxies import request_client_address
 
 bp = Blueprint("auth", __name__)
 
@@ -24,6 +31,8 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "Connectez-vous pour accéder à cette page."
 login_manager.login_message_category = "info"
 login_manager.session_protection = "basic"
+
+SESSION_VERSION_KEY = "_session_version"
 
 
 class SignedInUser:
@@ -48,10 +57,14 @@ class SignedInUser:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> SignedInUser | None:
+    """The signed-in user, unless the account was switched off or its sessions were revoked
+    (logout, password or role change) since this session signed in."""
     if not user_id.isdigit():
         return None
     user = db().get(User, int(user_id))
     if user is None or not user.active:
+        return None
+    if login_session.get(SESSION_VERSION_KEY) != user.session_version:
         return None
     return SignedInUser(user)
 
@@ -107,7 +120,7 @@ def login():
                 session,
                 email=email,
                 password=request.form.get("password", ""),
-                remote_addr=request.remote_addr or "",
+                remote_addr=request_client_address(),
                 policy=policy,
                 now=clock().now(),
             )
@@ -117,6 +130,7 @@ def login():
         else:
             session.commit()
             login_user(SignedInUser(user))
+            login_session[SESSION_VERSION_KEY] = user.session_version
             return redirect(_safe_next(request.args.get("next")) or landing_url(user.role))
     status = 401 if error else 200
     return render_template("auth/login.html", error=error, email=email), status
@@ -125,6 +139,11 @@ def login():
 @bp.post("/deconnexion")
 @login_required
 def logout():
+    """Sign out here and everywhere: a copy of the session cookie is refused from now on."""
+    session = db()
+    sign_out_everywhere(session, user_id=current_user.id)
+    session.commit()
     logout_user()
+    login_session.pop(SESSION_VERSION_KEY, None)
     flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("auth.login"))

@@ -8,8 +8,11 @@ from callcenter.domain.accounts import (
     LoginRefused,
     ThrottlePolicy,
     authenticate,
+    change_password,
     create_user,
     password_matches,
+    sign_out_everywhere,
+    update_user,
 )
 from callcenter.domain.errors import ValidationFailed
 from callcenter.models import Event, LoginAttempt, User, utcnow
@@ -207,3 +210,153 @@ def test_every_attempt_is_recorded(session, agent):
     outcomes = session.exec(select(LoginAttempt.succeeded).order_by(LoginAttempt.id)).all()
     assert outcomes == [False, True]
     assert session.exec(select(sa.func.count()).select_from(User)).one() == 1
+
+
+def test_another_accounts_success_never_resets_the_client_count(session, agent):
+    """A guesser cannot wipe its failures by signing in to its own account between guesses."""
+    create_user(
+        session,
+        email="pirate@exemple.fr",
+        full_name="Paul Pirate",
+        role="agent",
+        password=PASSWORD,
+        now=utcnow(),
+    )
+    policy = ThrottlePolicy(max_failures=2)
+    now = utcnow()
+
+    def attempt(email: str, password: str):
+        return authenticate(
+            session,
+            email=email,
+            password=password,
+            remote_addr="203.0.113.9",
+            policy=policy,
+            now=now,
+        )
+
+    for index in range(7):
+        with pytest.raises(LoginRefused, match="incorrect"):
+            attempt(f"x{index}@exemple.fr", "faux")
+        now += timedelta(seconds=1)
+    attempt("pirate@exemple.fr", PASSWORD)
+    now += timedelta(seconds=1)
+    with pytest.raises(LoginRefused, match="incorrect"):
+        attempt("x7@exemple.fr", "faux")
+    now += timedelta(seconds=1)
+    with pytest.raises(LoginRefused, match="Trop de tentatives"):
+        attempt("agent@exemple.fr", PASSWORD)
+
+
+def test_a_success_clears_that_accounts_own_failures_from_the_client_count(session, agent):
+    """An office behind one address is not locked out by its own mistyped passwords."""
+    policy = ThrottlePolicy(max_failures=2)
+    now = utcnow()
+
+    def attempt(email: str, password: str):
+        return authenticate(
+            session,
+            email=email,
+            password=password,
+            remote_addr="203.0.113.9",
+            policy=policy,
+            now=now,
+        )
+
+    with pytest.raises(LoginRefused, match="incorrect"):
+        attempt("agent@exemple.fr", "faux")
+    now += timedelta(seconds=1)
+    attempt("agent@exemple.fr", PASSWORD)
+    for index in range(7):
+        now += timedelta(seconds=1)
+        with pytest.raises(LoginRefused, match="incorrect"):
+            attempt(f"x{index}@exemple.fr", "faux")
+    now += timedelta(seconds=1)
+    assert attempt("agent@exemple.fr", PASSWORD).id == agent.id
+
+
+WEAK = "Ce mot de passe est trop facile à deviner : "
+ADVICE = ". Préférez une phrase de plusieurs mots peu courants, sans lien avec vous."
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("aaaaaaaaaa", "il répète un même caractère"),
+        ("1234567890", "il fait partie des mots de passe les plus utilisés"),
+        ("motdepasse", "c'est un mot de passe très courant"),
+        ("abcdefghijk", "il contient une suite comme « abc » ou « 6543 »"),
+        ("01/02/1990xx", "il contient une date"),
+        ("nina.roux@exemple.fr", "il reprend votre nom ou votre adresse e-mail"),
+    ],
+)
+def test_a_guessable_password_is_refused_with_its_reason_in_french(session, password, reason):
+    with pytest.raises(ValidationFailed) as failed:
+        create_user(
+            session,
+            email="nina.roux@exemple.fr",
+            full_name="Nina Roux",
+            role="agent",
+            password=password,
+            now=utcnow(),
+        )
+    assert failed.value.errors == {"password": WEAK + reason + ADVICE}
+
+
+def test_a_long_passphrase_is_accepted(session):
+    """zxcvbn reads at most 72 characters; a longer passphrase is still judged, not refused."""
+    user = create_user(
+        session,
+        email="nina.roux@exemple.fr",
+        full_name="Nina Roux",
+        role="agent",
+        password="porte-fenêtre cerise tambour " * 4,
+        now=utcnow(),
+    )
+    assert user.id
+
+
+def test_changing_a_password_checks_it_and_signs_the_user_out(session, agent):
+    version = agent.session_version
+    with pytest.raises(ValidationFailed) as failed:
+        change_password(session, user_id=agent.id, password="lea martin", now=utcnow())
+    assert failed.value.errors["password"].startswith(WEAK + "il reprend votre nom")
+    change_password(
+        session,
+        user_id=agent.id,
+        password="gravier-lucarne-ombelle",
+        actor_id=agent.id,
+        now=utcnow(),
+    )
+    session.commit()
+    session.refresh(agent)
+    assert password_matches(agent.password_hash, "gravier-lucarne-ombelle")
+    assert agent.session_version == version + 1
+    event = session.exec(select(Event).where(Event.type == "user.password_changed")).one()
+    assert event.payload["user_id"] == agent.id and "gravier" not in str(event.payload)
+
+
+def test_logout_role_change_and_deactivation_each_raise_the_session_version(session, agent):
+    admin = create_user(
+        session,
+        email="admin@exemple.fr",
+        full_name="Alain Dupré",
+        role="admin",
+        password=PASSWORD,
+        now=utcnow(),
+    )
+    versions = [agent.session_version]
+    sign_out_everywhere(session, user_id=agent.id)
+    update_user(
+        session, user_id=agent.id, role="supervisor", active=True, actor_id=admin.id, now=utcnow()
+    )
+    update_user(
+        session, user_id=agent.id, role="supervisor", active=True, actor_id=admin.id, now=utcnow()
+    )
+    update_user(
+        session, user_id=agent.id, role="supervisor", active=False, actor_id=admin.id, now=utcnow()
+    )
+    session.commit()
+    session.refresh(agent)
+    versions.append(agent.session_version)
+    assert versions == [0, 3]

@@ -170,3 +170,95 @@ def test_security_headers(client):
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def _sign_in(client, email: str, password: str = TEST_PASSWORD, **kwargs):
+    return client.post(
+        "/connexion",
+        data={"email": email, "password": password, "csrf_token": _login_form(client)},
+        **kwargs,
+    )
+
+
+def test_a_session_cookie_copied_before_logout_is_refused_after_it(app, client, login):
+    _user, token = login("agent")
+    copy = app.test_client()
+    copy.set_cookie("callcenter_session", client.get_cookie("callcenter_session").value)
+    assert copy.get("/agent/").status_code == 200
+    assert client.post("/deconnexion", data={"csrf_token": token}).status_code == 302
+    refused = copy.get("/agent/")
+    assert refused.status_code == 302
+    assert refused.headers["Location"].startswith("/connexion?next=")
+
+
+def test_signing_in_again_after_logout_gives_a_working_session(client, login):
+    user, token = login("agent")
+    client.post("/deconnexion", data={"csrf_token": token})
+    assert _sign_in(client, user.email).status_code == 302
+    assert client.get("/agent/").status_code == 200
+
+
+def test_a_role_change_signs_the_user_out_of_open_sessions(app, client, login, make_user):
+    _admin, token = login("admin")
+    agent = make_user("agent")
+    agent_browser = app.test_client()
+    assert _sign_in(agent_browser, agent.email).status_code == 302
+    assert agent_browser.get("/agent/").status_code == 200
+    changed = client.post(
+        f"/admin/utilisateurs/{agent.id}",
+        data={"role": "supervisor", "active": "on"},
+        headers={"HX-Request": "true", "X-CSRFToken": token},
+    )
+    assert changed.status_code == 200
+    assert agent_browser.get("/supervision/").status_code == 302
+    assert _sign_in(agent_browser, agent.email).headers["Location"] == "/supervision/"
+
+
+@pytest.fixture
+def proxied_app(tmp_path, database_url):
+    """An app behind a reverse proxy at 10.0.0.0/8, locking after one failure per address."""
+    from callcenter import create_app
+    from callcenter.db import session_scope
+    from callcenter.domain.accounts import create_user
+    from callcenter.models import utcnow
+    from tests.conftest import make_settings
+
+    settings = make_settings(
+        tmp_path,
+        database_url,
+        web={"trusted_proxies": ["10.0.0.0/8"]},
+        security={"login_max_failures": 1},
+    )
+    app = create_app(settings)
+    with session_scope(app.extensions["callcenter"].engine) as session:
+        for email in ("victime@exemple.fr", "collegue@exemple.fr"):
+            create_user(
+                session,
+                email=email,
+                full_name="Agent Test",
+                role="agent",
+                password=TEST_PASSWORD,
+                now=utcnow(),
+            )
+    yield app
+    app.extensions["callcenter"].engine.dispose()
+
+
+def test_behind_a_trusted_proxy_a_guessing_client_locks_out_only_itself(proxied_app):
+    from sqlmodel import Session, select
+
+    from callcenter.models import LoginAttempt
+
+    proxy = proxied_app.test_client()
+    proxy.environ_base["REMOTE_ADDR"] = "10.0.0.2"
+    attacker = {"X-Forwarded-For": "1.2.3.4, 203.0.113.9"}
+    for index in range(4):
+        guessed = _sign_in(proxy, f"x{index}@exemple.fr", "mauvais", headers=attacker)
+        assert "incorrect" in guessed.get_data(as_text=True)
+    throttled = _sign_in(proxy, "victime@exemple.fr", headers=attacker)
+    assert "Trop de tentatives" in throttled.get_data(as_text=True)
+    colleague = _sign_in(proxy, "collegue@exemple.fr", headers={"X-Forwarded-For": "198.51.100.7"})
+    assert colleague.status_code == 302
+    with Session(proxied_app.extensions["callcenter"].engine) as session:
+        seen = set(session.exec(select(LoginAttempt.remote_addr)).all())
+    assert seen == {"203.0.113.9", "198.51.100.7"}
