@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from datetime import date
 
 import pytest
@@ -316,7 +317,7 @@ def test_utf8_bom_header_is_recognised(engine, tmp_path):
         (b"", "Le fichier est vide."),
         (b"\x00\x01\x02\x03binaire" * 10, "Fichier binaire"),
         (b"%PDF-1.4 whatever", "PDF"),
-        (b"PK\x03\x04tronque" + b"\x00" * 50, "Classeur XLSX illisible"),
+        (b"PK\x03\x04tronque" + b"\x00" * 50, "Fichier Excel illisible"),
         ("Code client;N° facture\n".encode() + b"\x81\x8d\x8f\x90\x9d\n", "Encodage non reconnu"),
     ],
 )
@@ -377,6 +378,50 @@ def test_truncated_xlsx_is_refused(engine, tmp_path):
     broken.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     report = do_import(engine, "debtors", broken)
     assert report.refused and "tronqué" in report.refused
+
+
+def spoiled_xlsx(path, spoil):
+    """A valid XLSX of two debtors whose first sheet's XML is changed by ``spoil``; the zip
+    around it stays valid."""
+    good = _xlsx(
+        path.with_name("intact.xlsx"), [["Code client", "Raison sociale"], ["C9", "Scierie"]]
+    )
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(path, "w") as spoiled:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                data = spoil(data)
+            spoiled.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
+    return path
+
+
+# How the sheet is spoiled, and what the refusal says after « Fichier Excel illisible : ».
+SPOILED_SHEETS = {
+    "entité XML inconnue": (
+        lambda xml: xml.replace(b"<t>", b"<t>&inconnue;", 1),
+        "le contenu XML de la feuille « Sheet » est invalide",
+    ),
+    "XML coupé": (
+        lambda xml: xml[: len(xml) // 2],
+        "le contenu XML de la feuille « Sheet » est invalide",
+    ),
+    "chaîne partagée absente, ligne 2": (
+        lambda xml: xml.replace(
+            b'<c r="A2" t="inlineStr"><is><t>C9</t></is></c>', b'<c r="A2" t="s"><v>999</v></c>'
+        ),
+        "fichier tronqué ou endommagé",
+    ),
+}
+
+
+@pytest.mark.parametrize("spoil", sorted(SPOILED_SHEETS))
+def test_a_spoiled_xlsx_sheet_is_refused_in_french_and_nothing_written(engine, tmp_path, spoil):
+    change, expected = SPOILED_SHEETS[spoil]
+    path = spoiled_xlsx(tmp_path / "clients.xlsx", change)
+    before = row_counts(engine)
+    report = do_import(engine, "debtors", path)
+    assert report.refused.startswith("Fichier Excel illisible : " + expected)
+    assert row_counts(engine) == before
 
 
 def test_large_generated_file_streams_and_reimports_unchanged(engine, tmp_path):

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from callcenter.cli import main
 from tests.conftest import shared_file
 from tests.domain.imports_helpers import DEBTORS_CSV, write
+from tests.domain.test_imports import SPOILED_SHEETS, spoiled_xlsx
 
 
 def _run(tmp_path, database_url, *args):
@@ -76,3 +77,12 @@ def test_cli_fec_with_payment_terms_and_explicit_map(tmp_path, database_url):
     refused = _run(tmp_path, database_url, "debtors", str(mapped), "--map", "Code=couleur")
     assert refused.exit_code == 2
     assert "champ « couleur » inconnu" in refused.output
+
+
+def test_cli_refuses_a_spoiled_xlsx_in_french_without_a_traceback(tmp_path, database_url):
+    path = spoiled_xlsx(tmp_path / "clients.xlsx", SPOILED_SHEETS["entité XML inconnue"][0])
+    result = _run(tmp_path, database_url, "debtors", str(path))
+    assert result.exit_code == 1, result.output
+    assert "Fichier Excel illisible : le contenu XML" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert _count(database_url, "debtors") == 0

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from callcenter.domain.imports.fec import FEC_COLUMNS
 from tests.conftest import shared_file
 from tests.domain.imports_helpers import DEBTORS_CSV
+from tests.domain.test_imports import SPOILED_SHEETS, spoiled_xlsx
 
 
 def _count(app, table: str) -> int:
@@ -88,6 +89,27 @@ def test_binary_file_and_missing_kind_are_refused_in_french(client, login):
     response = _upload(client, token, "rien", "factures.csv", b"x")
     assert response.status_code == 422
     assert "Choisissez le type de fichier" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("spoil", sorted(SPOILED_SHEETS))
+def test_a_spoiled_xlsx_is_refused_in_french_and_leaves_no_file(
+    app, client, login, tmp_path, spoil
+):
+    _user, token = login("supervisor")
+    change, expected = SPOILED_SHEETS[spoil]
+    content = spoiled_xlsx(tmp_path / "clients.xlsx", change).read_bytes()
+    response = _upload(client, token, "debtors", "clients.xlsx", content)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Fichier Excel illisible : " + expected in html
+    assert _count(app, "debtors") == 0
+    assert list(app.extensions["callcenter"].settings.uploads_path.iterdir()) == []
+    engine = app.extensions["callcenter"].engine
+    with engine.connect() as connection:
+        batch = connection.exec_driver_sql("SELECT status, stored_path FROM import_batches").one()
+        types = connection.exec_driver_sql("SELECT type FROM events").scalars().all()
+    assert not [type_ for type_ in types if type_.startswith("import")]
+    assert tuple(batch) == ("refused", None)
 
 
 def test_real_fec_upload_full_page_then_skipped_lines(client, login):

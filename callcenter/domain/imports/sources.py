@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 from callcenter.domain.errors import DomainError
 
@@ -188,14 +187,25 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-XLSX_BROKEN = (
-    "Classeur XLSX illisible (fichier tronqué ou endommagé) : ouvrez-le dans votre tableur et "
-    "enregistrez-le à nouveau, ou exportez-le en CSV."
+XLSX_ADVICE = "ouvrez-le dans votre tableur et enregistrez-le à nouveau, ou exportez-le en CSV."
+XLSX_BROKEN = f"Fichier Excel illisible : fichier tronqué ou endommagé ; {XLSX_ADVICE}"
+XLSX_BAD_XML = (
+    "Fichier Excel illisible : le contenu XML de la feuille « {sheet} » est invalide "
+    "(entité inconnue, balise non fermée…) ; " + XLSX_ADVICE
 )
+
+
+def _unreadable_xlsx(error: Exception, sheet: str) -> FileRefused:
+    """The refusal for what openpyxl raised while reading the sheet."""
+    if isinstance(error, ParseError):
+        return FileRefused(XLSX_BAD_XML.format(sheet=sheet))
+    return FileRefused(XLSX_BROKEN)
 
 
 @contextmanager
 def _open_xlsx(path: Path, head: bytes) -> Iterator[Table]:
+    """The first sheet, read as it streams: a broken zip, XML or cell, whenever openpyxl
+    meets it (opening, first rows or any later row), is a French refusal, never a traceback."""
     from openpyxl import load_workbook
 
     try:
@@ -206,18 +216,18 @@ def _open_xlsx(path: Path, head: bytes) -> Iterator[Table]:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
         if sheet is None:
             raise FileRefused("Le classeur ne contient aucune feuille.")
-        total = sheet.max_row or 0
-        values = sheet.iter_rows(values_only=True)
         position = [0]
         header: list[str] = []
         try:
+            total = sheet.max_row or 0
+            values = sheet.iter_rows(values_only=True)
             for cells in values:
                 position[0] += 1
                 if any(cell not in (None, "") for cell in cells):
                     header = ["" if cell is None else str(cell).strip() for cell in cells]
                     break
-        except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, OSError):
-            raise FileRefused(XLSX_BROKEN) from None
+        except Exception as error:  # as above: the sheet's XML is parsed as it is read
+            raise _unreadable_xlsx(error, sheet.title) from None
         if not header:
             raise FileRefused("Le classeur est vide.")
         header_line = position[0]
@@ -228,8 +238,8 @@ def _open_xlsx(path: Path, head: bytes) -> Iterator[Table]:
                     position[0] += 1
                     if any(cell not in (None, "") for cell in cells):
                         yield position[0], [_cell_text(cell) for cell in cells]
-            except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, OSError):
-                raise FileRefused(XLSX_BROKEN) from None
+            except Exception as error:  # as above
+                raise _unreadable_xlsx(error, sheet.title) from None
 
         yield Table(
             header=header,
