@@ -48,6 +48,7 @@ def test_every_job_is_registered(settings):
         "ladder_emails",
         "queue_refresh",
         "expire_wrap_ups",
+        "recording_objections",
         "recording_purge",
         "import_upload_purge",
         "transcription",
