@@ -163,6 +163,26 @@ def _held_item(session: Session, *, agent_id: int, debtor_id: int) -> QueueItem:
     return item
 
 
+def _own_call(
+    session: Session, *, agent_id: int, debtor_id: int, call_id: int | None
+) -> Call | None:
+    """The call whose outcome is recorded: this agent's, to this debtor, not yet recorded."""
+    if call_id is None:
+        return None
+    call = session.get(Call, call_id)
+    if call is None or call.agent_id != agent_id:
+        raise DomainError(
+            "Cet appel n'est pas l'un des vôtres : vous ne pouvez pas en saisir l'issue."
+        )
+    if call.debtor_id != debtor_id:
+        raise DomainError("Cet appel ne concerne pas ce débiteur.")
+    if call.disposition_code is not None:
+        raise DomainError(
+            "L'issue de cet appel est déjà enregistrée : elle ne peut pas être remplacée."
+        )
+    return call
+
+
 def record_outcome(
     session: Session,
     *,
@@ -173,6 +193,12 @@ def record_outcome(
     settings: Settings,
     call_id: int | None = None,
 ) -> OutcomeResult:
+    """Record the outcome of the agent's call (or of a call without a row: a manual one).
+
+    Refused when the agent does not hold the debtor, when the call is another agent's, another
+    debtor's or already has its outcome, and when the debtor may no longer be contacted (an
+    opposition or a collective procedure recorded during the call: no promise, no recap).
+    """
     _held_item(session, agent_id=agent_id, debtor_id=debtor_id)
     zone = ZoneInfo(settings.app.timezone)
     today = now.astimezone(zone).date()
@@ -180,6 +206,7 @@ def record_outcome(
     block = contact_block(debtor)
     if block is not None:
         raise DomainError(block.reason)
+    call = _own_call(session, agent_id=agent_id, debtor_id=debtor_id, call_id=call_id)
     agent = session.get(User, agent_id)
     errors: dict[str, str] = {}
 
@@ -306,9 +333,6 @@ def record_outcome(
     if errors:
         raise ValidationFailed(errors)
 
-    call = session.get(Call, call_id) if call_id else None
-    if call is not None and call.debtor_id != debtor_id:
-        raise DomainError("Cet appel ne concerne pas ce débiteur.")
     if call is None:
         call = Call(
             debtor_id=debtor_id,
