@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from callcenter.clock import Clock
 from callcenter.db import session_scope
-from callcenter.formatting import money
+from callcenter.formatting import day, money
 from callcenter.jobs.reminders import ladder_emails_job, promise_reminders_job
 from callcenter.jobs.scheduler import JobContext
 from callcenter.models import (
@@ -87,7 +87,9 @@ def test_promise_reminder_the_day_before_with_terms_and_payment_details(engine, 
     assert email.template == "reminder_promise"
     assert email.to_address == "Hélène Dupré <helene@client.fr>"
     assert email.reply_to == "Léa Martin <lea@exemple.fr>"
-    assert email.subject.startswith(f"Rappel : règlement de {money(200_000)} prévu le 24/11/2026")
+    assert email.subject.startswith(
+        f"Rappel : règlement de {money(200_000)} prévu le {day(TODAY + timedelta(days=1))}"
+    )
     for expected in ("FA-1", "FR76 3000", "AGRIFRPPXXX", "411C42 FA-1", "Léa Martin"):
         assert expected in email.body_text
     assert "Durand &amp; Fils" in email.body_html
@@ -132,7 +134,9 @@ def test_instalment_reminder_once_per_instalment(engine, settings):
     promise_reminders_job(context)
     emails = outbox(engine)
     assert [e.template for e in emails] == ["reminder_instalment"]
-    assert f"échéance 2/3 de {money(100_000)} le 24/11/2026" in emails[0].subject
+    assert (
+        f"échéance 2/3 de {money(100_000)} le {day(TODAY + timedelta(days=1))}" in emails[0].subject
+    )
     assert "FA-9" in emails[0].body_text
 
 
