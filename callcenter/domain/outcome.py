@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from email.headerregistry import Address
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -24,7 +23,7 @@ from callcenter.domain.brief import right_contact
 from callcenter.domain.contact_rules import contact_block
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.imports.values import BadValue, cents, email, parse_date, phone
-from callcenter.domain.outbox import enqueue_email
+from callcenter.domain.outbox import enqueue_email, mailbox
 from callcenter.domain.promises import PromisePolicy, validate_payment_plan, validate_promise
 from callcenter.domain.queue import refresh_debtors
 from callcenter.domain.recap import RecapContext, RecapInstalment, RecapInvoice, render_recap
@@ -617,8 +616,8 @@ def _queue_recap(
         session,
         idempotency_key=f"recap:call:{call.id}",
         template=template,
-        to_address=str(Address(display_name=recipient.full_name, addr_spec=recipient.email)),
-        reply_to=str(Address(display_name=agent.full_name, addr_spec=agent.email)),
+        to_address=mailbox(recipient.full_name, recipient.email),
+        reply_to=mailbox(agent.full_name, agent.email),
         subject=rendered.subject,
         body_text=rendered.text,
         body_html=rendered.html,

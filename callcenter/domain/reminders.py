@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 
 from callcenter.config import Settings
 from callcenter.domain.audit import record_event
-from callcenter.domain.outbox import enqueue_email
+from callcenter.domain.outbox import enqueue_email, mailbox
 from callcenter.domain.queue.ladder import DEFAULT_SEGMENT, LadderRung, load_ladder, sync_ladder
 from callcenter.domain.queue.scoring import Moments
 from callcenter.domain.recap import RecapInvoice, RenderedEmail, email_environment
@@ -168,7 +168,7 @@ def _signers(
     if ids:
         for user in session.exec(select(User).where(col(User.id).in_(ids))).all():
             signers[user.id] = (
-                Signer(user.full_name, user.email, f"{user.full_name} <{user.email}>")
+                Signer(user.full_name, user.email, mailbox(user.full_name, user.email))
                 if user.active
                 else service
             )
@@ -256,7 +256,7 @@ def _enqueue(
         session,
         idempotency_key=key,
         template=context.template,
-        to_address=f"{recipient.name} <{recipient.email}>" if recipient.name else recipient.email,
+        to_address=mailbox(recipient.name, recipient.email),
         reply_to=signer.reply_to,
         subject=rendered.subject,
         body_text=rendered.text,

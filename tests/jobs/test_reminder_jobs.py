@@ -281,3 +281,30 @@ def test_ladder_candidates_are_selected_in_sql_for_many_debtors(engine, settings
             sa.text("SELECT count(DISTINCT idempotency_key) FROM outbox_emails")
         ).scalar_one()
     assert keys == 15
+
+
+def test_a_contact_named_with_a_comma_is_one_recipient(engine, mail_settings):
+    """« Dupont, Jean » written as ``Dupont, Jean <…>`` was two recipients: quoted now."""
+    from email.headerregistry import Address
+    from email.policy import default
+
+    with session_scope(engine) as session:
+        agent = make_user(session, full_name="Martin, Léa", email="lea@exemple.fr")
+        debtor = make_debtor(session, name="Durand & Fils", account_code="411C43")
+        make_contact(session, debtor, full_name="Dupont, Jean", email="jean@client.fr")
+        make_promise(
+            session,
+            debtor,
+            agent_id=agent.id,
+            promised_date=TODAY + timedelta(days=1),
+            created_at=days_ago(10),
+        )
+    promise_reminders_job(context_for(engine, mail_settings))
+    [email] = outbox(engine)
+    for header, expected in (
+        (email.to_address, "jean@client.fr"),
+        (email.reply_to, "lea@exemple.fr"),
+    ):
+        addresses = default.header_factory("To", header).addresses
+        assert [a.addr_spec for a in addresses] == [expected]
+    assert isinstance(addresses[0], Address)
