@@ -8,7 +8,7 @@ PIP := $(BIN)/pip --disable-pip-version-check -qq
 CALLCENTER_TEST_DATABASE_URL ?= $(shell bash tools/detect-postgres)
 export CALLCENTER_TEST_DATABASE_URL
 
-.PHONY: setup run test lint format bench system-packages lock clean
+.PHONY: setup run test test-any-date lint format bench system-packages lock clean
 
 setup: $(PY_STAMP) $(JS_STAMP)
 
@@ -38,6 +38,9 @@ test: setup system-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+test-any-date: setup system-packages
+	bash tools/test-any-date
 
 lint: setup
 	$(BIN)/ruff check .
