@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -77,6 +78,26 @@ def _is_loopback(address) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _monotonic_clock_is_moved() -> bool:
+    """Under faketime (the any-date runs) this process's monotonic clock is moved with the
+    wall clock, while the kernel times Python's timed waits (``threading.Event.wait``, which
+    APScheduler's loop uses) on the real one: such a wait never returns. The kernel's uptime
+    (``/proc/uptime``, not faked) tells whether that is so."""
+    try:
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return abs(time.monotonic() - uptime) > 86_400
+
+
+@pytest.fixture
+def timed_waits() -> None:
+    """For a test that runs APScheduler in this process: skipped under faketime only (the
+    same test runs on every ordinary run, CI included)."""
+    if _monotonic_clock_is_moved():
+        pytest.skip("faketime déplace l'horloge monotone : les attentes minutées sont bloquées")
 
 
 @pytest.fixture(autouse=True)

@@ -81,7 +81,7 @@ def test_a_dead_leaders_lock_is_taken_over(postgres_engine):
         standby_engine.dispose()
 
 
-def test_only_the_leader_runs_jobs_and_the_standby_takes_over(engine, settings):
+def test_only_the_leader_runs_jobs_and_the_standby_takes_over(engine, settings, timed_waits):
     first_lock, second_lock, extra_engine = _two_locks(engine, settings)
     runs: list[str] = []
 
