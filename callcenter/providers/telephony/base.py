@@ -32,6 +32,10 @@ class TelephonyFailure(Exception):
         self.message = message
 
 
+class RecordingGone(TelephonyFailure):
+    """The provider has no such recording (deleted, or never received): not an outage."""
+
+
 @dataclass(frozen=True)
 class AccessGrant:
     """A short-lived token for the browser softphone (one identity per agent)."""

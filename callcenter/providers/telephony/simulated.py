@@ -23,6 +23,7 @@ from callcenter.clock import system_time
 from callcenter.providers.telephony.base import (
     AccessGrant,
     CallStart,
+    RecordingGone,
     RecordingInfo,
     TelephonyFailure,
     TelephonyUnavailable,
@@ -170,7 +171,7 @@ class SimulatedTelephony:
         for path in self._files(sid):
             if path.exists():
                 return path
-        raise TelephonyFailure("Enregistrement introuvable (supprimé ou jamais reçu).")
+        raise RecordingGone("Enregistrement introuvable (supprimé ou jamais reçu).")
 
     def _status(self, call_id: int, sid: str, status: str, **extra: str) -> None:
         params = self._call_params(sid) | {

@@ -26,6 +26,7 @@ from callcenter.providers.telephony.base import (
     AccessGrant,
     CallStart,
     PlacedCall,
+    RecordingGone,
     RecordingInfo,
     TelephonyFailure,
     TelephonyUnavailable,
@@ -133,7 +134,15 @@ class TwilioTelephony:
         )
 
     def fetch_recording(self, sid: str) -> RecordingInfo:
-        recording = self._rest(lambda: self.client.recordings(sid).fetch())
+        try:
+            recording = self._rest(lambda: self.client.recordings(sid).fetch())
+        except TelephonyFailure as failure:
+            if (
+                isinstance(failure.__cause__, TwilioRestException)
+                and failure.__cause__.status == 404
+            ):
+                raise RecordingGone("Enregistrement introuvable chez Twilio (supprimé).") from None
+            raise
         duration = recording.duration
         media = recording.uri.removesuffix(".json") + ".wav" if recording.uri else None
         return RecordingInfo(
