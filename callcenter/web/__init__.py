@@ -13,12 +13,14 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
-from werkzeug.exceptions import Forbidden
+from werkzeug.exceptions import Forbidden, NotFound
+from werkzeug.routing import IntegerConverter
 
 from callcenter import formatting
 from callcenter.clock import Clock
 from callcenter.config import PROJECT_ROOT, Settings, load_settings
 from callcenter.db import create_db_engine, read_only
+from callcenter.web.request_size import register_size_limits
 from callcenter.web.server import web_pool_size
 
 CONTENT_SECURITY_POLICY = (
@@ -29,6 +31,9 @@ CONTENT_SECURITY_POLICY = (
 )
 
 ROLE_REFUSED = "Votre rôle ne donne pas accès à cette page."
+# The largest row id: the id columns are INTEGER, 32-bit signed on PostgreSQL (and the same
+# bound is kept on SQLite, whose integers are wider), so a larger id can name no row.
+MAX_ID = 2**31 - 1
 
 csrf = CSRFProtect()
 htmx = HTMX()
@@ -41,6 +46,26 @@ class AppState:
     engine: Engine
     clock: Clock
     providers: dict[str, Any] = field(default_factory=dict)
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in every URL: an id past ``MAX_ID`` names no row, so it is a 404 at once,
+    never a query that the database refuses for overflow (nor the 405 that Werkzeug gives
+    when a converter refuses a path that another method also serves)."""
+
+    def to_python(self, value: str) -> int:
+        if not value.isascii() or len(value) > len(str(MAX_ID)) or int(value) > MAX_ID:
+            raise NotFound()
+        return int(value)
+
+
+def parse_id(text: str | None) -> int | None:
+    """An id sent in a form or a query string, or None when it cannot name a row."""
+    text = (text or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > len(str(MAX_ID)):
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
 
 
 def state() -> AppState:
@@ -76,6 +101,7 @@ def build_app(
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
+    app.url_map.converters["int"] = IdConverter
     secure = settings.cookies_secure
     app.config.update(
         SECRET_KEY=settings.session_secret_key(),
@@ -89,7 +115,6 @@ def build_app(
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.web.session_hours),
         WTF_CSRF_TIME_LIMIT=settings.web.session_hours * 3600,
         WTF_CSRF_SSL_STRICT=secure,
-        MAX_CONTENT_LENGTH=512 * 1024 * 1024,
     )
     engine = create_db_engine(
         settings.database_url,
@@ -98,6 +123,7 @@ def build_app(
     )
     app.extensions["callcenter"] = AppState(settings, engine, clock, dict(providers or {}))
 
+    register_size_limits(app, settings)
     csrf.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)
@@ -186,6 +212,11 @@ def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(413)
     def too_large(_error):
         return page(413, "Fichier trop volumineux", "Le fichier envoyé dépasse la taille permise.")
+
+    @app.errorhandler(502)
+    def provider_unreachable(error):
+        message = getattr(error, "description", "") or "Un service extérieur ne répond pas."
+        return page(502, "Service indisponible", message)
 
     @app.errorhandler(500)
     def server_error(_error):

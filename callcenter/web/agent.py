@@ -30,7 +30,7 @@ from callcenter.domain.scripts import (
 from callcenter.domain.timeline import describe_events
 from callcenter.formatting import day, money
 from callcenter.models import Call, OutboxEmail, QueueItem, QueueState, Role, User
-from callcenter.web import clock, db, htmx, state
+from callcenter.web import clock, db, htmx, parse_id, state
 from callcenter.web.auth import guard_blueprint
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
@@ -58,7 +58,8 @@ def _held_debtor_id(session, agent_id: int, now: datetime) -> int | None:
     return item.debtor_id if item else None
 
 
-def _require_hold(session, debtor_id: int, now: datetime) -> None:
+def require_hold(session, debtor_id: int, now: datetime) -> None:
+    """403 unless the signed-in user holds the debtor (claimed, lease not expired)."""
     if _held_debtor_id(session, current_user.id, now) != debtor_id:
         abort(403, description="Ce débiteur ne vous est pas réservé : reprenez-le depuis la file.")
 
@@ -191,7 +192,7 @@ def next_account():
 def script(debtor_id: int):
     session = db()
     now = _now()
-    _require_hold(session, debtor_id, now)
+    require_hold(session, debtor_id, now)
     context = _workspace_context(session, debtor_id, now)
     return _render("agent/_script.html", context)
 
@@ -200,7 +201,7 @@ def script(debtor_id: int):
 def timeline(debtor_id: int):
     session = db()
     now = _now()
-    _require_hold(session, debtor_id, now)
+    require_hold(session, debtor_id, now)
     context = _workspace_context(
         session, debtor_id, now, whole_timeline=request.args.get("tout") == "1"
     )
@@ -236,7 +237,7 @@ def apply_suggestion(debtor_id: int):
     """Pre-fill the outcome form with a speech suggestion the agent chose; nothing is saved."""
     session = db()
     now = _now()
-    _require_hold(session, debtor_id, now)
+    require_hold(session, debtor_id, now)
     form = MultiDict(request.form)
     form.setlist("disposition", [request.form.get("suggested_disposition", "")])
     for field, suggested in (
@@ -257,7 +258,6 @@ def save_outcome(debtor_id: int):
     now = _now()
     settings = state().settings
     form = _outcome_form()
-    call_id = request.form.get("call_id", "")
     try:
         result = record_outcome(
             session,
@@ -266,7 +266,7 @@ def save_outcome(debtor_id: int):
             form=form,
             now=now,
             settings=settings,
-            call_id=int(call_id) if call_id.isdigit() else None,
+            call_id=parse_id(request.form.get("call_id")),
         )
     except ValidationFailed as failed:
         session.rollback()
@@ -317,7 +317,7 @@ def cancel_recap(email_id: int):
 def skip_account(debtor_id: int):
     session = db()
     now = _now()
-    _require_hold(session, debtor_id, now)
+    require_hold(session, debtor_id, now)
     settings = state().settings
     try:
         skip(

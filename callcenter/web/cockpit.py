@@ -47,7 +47,7 @@ from callcenter.models import (
     Role,
     User,
 )
-from callcenter.web import clock, db, htmx, state
+from callcenter.web import clock, db, htmx, parse_id, state
 from callcenter.web.auth import guard_blueprint
 
 bp = Blueprint("cockpit", __name__, url_prefix="/supervision/cockpit")
@@ -187,11 +187,6 @@ def _done(message: str, debtor_id: int | None = None):
     return redirect(_back(debtor_id), code=303)
 
 
-def _int(name: str) -> int | None:
-    raw = request.form.get(name, "").strip()
-    return int(raw) if raw.isdigit() else None
-
-
 @bp.get("/controles")
 def controls():
     return render_template("cockpit/controls.html", errors={}, **_controls_context(db()))
@@ -242,7 +237,7 @@ def assign_callback(callback_id: int):
         callback = reassign_callback(
             db(),
             callback_id=callback_id,
-            agent_id=_int("agent_id") or 0,
+            agent_id=parse_id(request.form.get("agent_id")) or 0,
             actor_id=current_user.id,
             now=clock().now(),
         )
@@ -258,7 +253,7 @@ def assign_debtor(debtor_id: int):
         debtor = reassign_debtor(
             db(),
             debtor_id=debtor_id,
-            agent_id=_int("agent_id") or 0,
+            agent_id=parse_id(request.form.get("agent_id")) or 0,
             actor_id=current_user.id,
             now=clock().now(),
         )

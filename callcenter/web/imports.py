@@ -34,6 +34,7 @@ from callcenter.domain.imports.sources import FileRefused
 from callcenter.models import ImportBatch, ImportMapping, Role
 from callcenter.web import clock, db, htmx, state
 from callcenter.web.auth import guard_blueprint
+from callcenter.web.request_size import MIB, accepts_upload
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 guard_blueprint(bp, Role.SUPERVISOR, Role.ADMIN)
@@ -153,6 +154,7 @@ def _run(batch: ImportBatch, *, dry_run: bool, terms: int) -> ImportReport:
 
 
 @bp.post("/verifier")
+@accepts_upload(lambda settings: settings.web.max_upload_mib * MIB)
 def check():
     form = request.form.to_dict()
     kind = form.get("kind", "")

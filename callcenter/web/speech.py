@@ -56,8 +56,9 @@ from callcenter.providers.speech import (
     SpeechUnavailable,
     build_speech,
 )
-from callcenter.web import clock, csrf, db, state
+from callcenter.web import clock, csrf, db, parse_id, state
 from callcenter.web.auth import guard_blueprint
+from callcenter.web.request_size import accepts_upload
 
 log = logging.getLogger(__name__)
 
@@ -332,12 +333,13 @@ def send_stream(url: str, messages: list[str], *, pace_seconds: float) -> None:
 
 
 @bp.post("/rejouer")
+@accepts_upload(lambda _settings: MAX_REPLAY_BYTES)
 def replay():
     """Simulator only: stream an 8 kHz WAV through the live endpoint, as a call in progress."""
     if state().settings.telephony.provider != "simulated":
         abort(403, "Rejouer un fichier n'est possible qu'avec la téléphonie simulée.")
-    call_id = request.form.get("call_id", "")
-    call = _visible_call(int(call_id)) if call_id.isdigit() else None
+    call_id = parse_id(request.form.get("call_id"))
+    call = _visible_call(call_id) if call_id else None
     if call is None:
         return {"error": "Lancez d'abord un appel : aucun appel en cours."}, 422
     upload = request.files.get("audio")
@@ -350,13 +352,20 @@ def replay():
         messages = list(replay_messages(content, stream_token(call.id)))
     except (ValueError, EOFError, wave.Error) as refused:
         return {"error": f"Fichier audio illisible : {refused}"}, 422
-    host = request.host_url.rstrip("/")
-    url = host.replace("https://", "wss://").replace("http://", "ws://") + "/parole/flux/"
+    url = _stream_url(state().settings.app.public_url)
     pace = 0.0 if request.args.get("rythme") == "rapide" else FRAME_MS / 1000
     threading.Thread(
         target=send_stream, args=(url, messages), kwargs={"pace_seconds": pace}, daemon=True
     ).start()
     return {"frames": sum('"event": "media"' in m for m in messages), "url": url}, 202
+
+
+def _stream_url(public_url: str) -> str:
+    """The live endpoint as the server reaches it itself: from ``[app] public_url``, never
+    from the request's ``Host`` header (a forged one would send the signed stream token to
+    another server)."""
+    base = public_url.rstrip("/")
+    return base.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/parole/flux/"
 
 
 # --- the agent's screen -----------------------------------------------------------------------
@@ -374,8 +383,8 @@ def _visible_call(call_id: int) -> Call | None:
 @bp.get("/suggestions")
 def suggestions():
     """Live text and suggestions for the outcome form (empty outside a call)."""
-    call_id = request.args.get("call_id", "")
-    call = _visible_call(int(call_id)) if call_id.isdigit() else None
+    call_id = parse_id(request.args.get("call_id"))
+    call = _visible_call(call_id) if call_id else None
     context: dict[str, Any] = {"call": call, "live": [], "suggestions": []}
     if call is not None:
         settings = state().settings

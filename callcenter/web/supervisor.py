@@ -39,7 +39,7 @@ from callcenter.domain.errors import ValidationFailed
 from callcenter.domain.portfolio import portfolio_summary
 from callcenter.domain.queue.ladder import SEGMENT_TITLES
 from callcenter.models import Role, User
-from callcenter.web import clock, db, htmx, state
+from callcenter.web import clock, db, htmx, parse_id, state
 from callcenter.web.auth import guard_blueprint
 
 bp = Blueprint("supervisor", __name__, url_prefix="/supervision")
@@ -88,7 +88,7 @@ def _aging_filters() -> tuple[str | None, AgingOrder, int, dict[str, str]]:
         order = AgingOrder.TOTAL
         errors["tri"] = failed.errors["order"]
     raw_page = request.args.get("page", "1").strip() or "1"
-    page = int(raw_page) if raw_page.isdigit() else 0
+    page = parse_id(raw_page) or 0
     if page < 1:
         errors["page"] = (
             f"Numéro de page invalide : « {raw_page} ». Indiquez un entier à partir de 1."

@@ -47,6 +47,7 @@ from callcenter.models import (
 )
 from callcenter.providers.telephony import build_telephony
 from callcenter.providers.telephony.base import (
+    RecordingGone,
     TelephonyFailure,
     TelephonyProvider,
     TelephonyUnavailable,
@@ -54,8 +55,10 @@ from callcenter.providers.telephony.base import (
     agent_identity,
 )
 from callcenter.providers.telephony.simulated import MAX_AUDIO_BYTES, OUTCOMES, SimulatedTelephony
-from callcenter.web import clock, csrf, db, htmx, state
+from callcenter.web import clock, csrf, db, htmx, parse_id, state
+from callcenter.web.agent import require_hold
 from callcenter.web.auth import guard_blueprint
+from callcenter.web.request_size import accepts_upload
 from callcenter.web.speech import add_stream
 
 log = logging.getLogger(__name__)
@@ -239,14 +242,19 @@ def softphone_config() -> dict[str, Any]:
 
 @bp.get("/")
 def softphone_page():
-    """A page with the softphone alone, for a debtor the agent holds (also used by the tests)."""
+    """A page with the softphone alone, for a debtor the agent holds (a supervisor: any debtor);
+    its contacts and numbers are shown to no one else."""
     session = db()
-    debtor_id = request.args.get("debtor_id", type=int)
+    debtor_id = parse_id(request.args.get("debtor_id"))
+    if debtor_id is not None and not current_user.has_role(Role.SUPERVISOR):
+        require_hold(session, debtor_id, _now())
     debtor = session.get(Debtor, debtor_id) if debtor_id else None
     contacts = (
         session.exec(select(Contact).where(Contact.debtor_id == debtor.id)).all() if debtor else []
     )
-    contact_id = request.args.get("contact_id", type=int) or (contacts[0].id if contacts else None)
+    contact_id = parse_id(request.args.get("contact_id"))
+    if contact_id not in {contact.id for contact in contacts}:
+        contact_id = contacts[0].id if contacts else None
     return render_template(
         "telephony/softphone.html",
         debtor=debtor,
@@ -309,16 +317,15 @@ def start_call():
     session = db()
     settings = state().settings
     provider = telephony()
-    debtor_id = request.form.get("debtor_id", "")
-    contact_id = request.form.get("contact_id", "")
-    if not debtor_id.isdigit():
+    debtor_id = parse_id(request.form.get("debtor_id"))
+    if debtor_id is None:
         return _json_error("Aucun débiteur choisi.", 422, {"debtor_id": "Aucun débiteur choisi."})
     try:
         call = lifecycle.start_call(
             session,
             agent_id=current_user.id,
-            debtor_id=int(debtor_id),
-            contact_id=int(contact_id) if contact_id.isdigit() else None,
+            debtor_id=debtor_id,
+            contact_id=parse_id(request.form.get("contact_id")),
             provider=provider.name,
             caller_id=settings.telephony.caller_id,
             now=_now(),
@@ -437,7 +444,12 @@ def object_to_recording(call_id: int):
         if call.recording_sid:
             _delete_recording(session, call, "opposition du débiteur", current_user.id)
     except (TelephonyFailure, TelephonyUnavailable) as failure:
-        return _json_error(failure.message, 502)
+        log.warning("opposition de l'appel %s en attente : %s", call_id, failure.message)
+        message = (
+            "Opposition notée. La téléphonie ne répond pas pour le moment : l'enregistrement "
+            "sera arrêté et supprimé automatiquement dès qu'elle répondra."
+        )
+        return jsonify({"message": message, "pending": True}), 202
     return jsonify({"message": "Opposition notée : l'enregistrement est arrêté et supprimé."})
 
 
@@ -480,6 +492,7 @@ def simulate(call_id: int, outcome: str):
 
 
 @bp.post("/appels/<int:call_id>/simulation/enregistrement")
+@accepts_upload(lambda _settings: MAX_AUDIO_BYTES)
 def simulate_recording(call_id: int):
     """Attach an audio file as the simulated call's recording (sent as Twilio would)."""
     simulator = _simulator()
@@ -550,7 +563,7 @@ def voice():
     session = db()
     settings = state().settings
     form = request.form
-    call_id = _int(form.get("CallId"))
+    call_id = parse_id(form.get("CallId"))
     sid = form.get("CallSid", "")
     refusal = VoiceResponse()
     if call_id is None or not sid:
@@ -693,8 +706,10 @@ def listen(call_id: int):
         abort(404)
     try:
         content, mimetype = telephony().recording_audio(call.recording_sid)
-    except (TelephonyFailure, TelephonyUnavailable):
+    except (RecordingGone, TelephonyUnavailable):
         abort(404)
+    except TelephonyFailure as failure:
+        abort(502, failure.message)
     response = make_response(content)
     response.mimetype = mimetype
     return response

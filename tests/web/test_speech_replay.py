@@ -18,11 +18,22 @@ from callcenter.models import LivePartial
 from callcenter.providers.speech import FakeSpeech, scripted
 from tests.conftest import TEST_PASSWORD, make_settings
 from tests.factories import make_call, make_debtor
+from tests.smtp_server import free_port
 
 
 @pytest.fixture
-def settings(tmp_path, database_url):
-    return make_settings(tmp_path, database_url, speech={"model_path": "/modeles/fr"})
+def public_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def settings(tmp_path, database_url, public_port):
+    return make_settings(
+        tmp_path,
+        database_url,
+        speech={"model_path": "/modeles/fr"},
+        app={"public_url": f"http://127.0.0.1:{public_port}"},
+    )
 
 
 def silent_stereo_wav(seconds: float = 2.0) -> bytes:
@@ -35,7 +46,9 @@ def silent_stereo_wav(seconds: float = 2.0) -> bytes:
     return buffer.getvalue()
 
 
-def test_replayed_file_reaches_the_live_endpoint_and_writes_both_tracks(app, make_user):
+def test_replayed_file_reaches_the_live_endpoint_and_writes_both_tracks(
+    app, make_user, public_port
+):
     app.extensions["callcenter"].providers["speech"] = FakeSpeech(
         [scripted("bonjour madame", start=0.2), scripted("je vais payer", start=0.4)]
     )
@@ -43,7 +56,7 @@ def test_replayed_file_reaches_the_live_endpoint_and_writes_both_tracks(app, mak
     engine = app.extensions["callcenter"].engine
     with session_scope(engine) as session:
         call_id = make_call(session, make_debtor(session), agent_id=agent.id).id
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", public_port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_port}"
@@ -71,10 +84,15 @@ def test_replayed_file_reaches_the_live_endpoint_and_writes_both_tracks(app, mak
             f"{base}/parole/rejouer?rythme=rapide",
             data={"call_id": str(call_id)},
             files={"audio": ("appel.wav", silent_stereo_wav(), "audio/wav")},
-            headers={"X-CSRFToken": token},
+            headers={
+                "X-CSRFToken": token,
+                "Host": "serveur-pirate.example:8443",
+                # requests matches cookies on the Host header: send the session explicitly
+                "Cookie": "; ".join(f"{c.name}={c.value}" for c in browser.cookies),
+            },
             timeout=10,
         )
-        assert accepted.status_code == 202, accepted.text
+        assert accepted.status_code == 202, accepted.text[:3000]
         assert accepted.json()["url"] == f"ws://127.0.0.1:{server.server_port}/parole/flux/"
         assert accepted.json()["frames"] == 200
         deadline = time.monotonic() + 10

@@ -11,6 +11,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+import requests
 from sqlmodel import Session, select
 from twilio.http import HttpClient
 from twilio.http.response import Response as TwilioResponse
@@ -18,6 +19,8 @@ from twilio.request_validator import RequestValidator
 
 from callcenter import create_app
 from callcenter.db import session_scope
+from callcenter.jobs.context import JobContext
+from callcenter.jobs.recordings import enforce_recording_objections
 from callcenter.models import (
     AgentState,
     Call,
@@ -30,7 +33,7 @@ from callcenter.models import (
     utcnow,
 )
 from callcenter.providers.telephony import TwilioTelephony
-from tests.conftest import make_settings
+from tests.conftest import TEST_PASSWORD, csrf_from, make_settings
 
 PUBLIC_URL = "http://127.0.0.1:5000"
 AUTH_TOKEN = "jeton-twilio-de-test"
@@ -47,8 +50,11 @@ class RecordingHttpClient(HttpClient):
     def __init__(self) -> None:
         super().__init__(logging.getLogger("twilio.test"), is_async=False)
         self.requests: list[tuple[str, str, dict]] = []
+        self.down = False
 
     def request(self, method, url, params=None, data=None, headers=None, auth=None, **_kw):
+        if self.down:
+            raise requests.ConnectionError("[Errno 111] Connection refused")
         self.requests.append((method, url, dict(data or {})))
         if method == "DELETE":
             return TwilioResponse(204, "")
@@ -381,6 +387,56 @@ def test_recording_callback_is_stored_once_and_deleted_on_objection(
     assert [e.payload["reason"] for e in events(engine, "call.recording_deleted")] == [
         "opposition du débiteur"
     ]
+
+
+@pytest.mark.parametrize("recordings_enabled", [True])
+def test_an_objection_while_twilio_is_down_is_enforced_once_it_answers(
+    app, client, placed, engine, http_client, make_user
+):
+    """Twilio unreachable: no 500 anywhere, the agent is told in French, and the scheduler
+    stops and deletes the recording as soon as Twilio answers again."""
+    agent, call_id, token = placed
+    voice(client, agent.id, call_id)
+    status(client, call_id, "in-progress", AnsweredBy="human")
+    http_client.down = True
+    objection = client.post(
+        f"/telephonie/appels/{call_id}/opposition", headers={"X-CSRFToken": token}
+    )
+    assert objection.status_code == 202
+    assert "supprimé automatiquement" in objection.get_json()["message"]
+    hangup = client.post(f"/telephonie/appels/{call_id}/raccrocher", headers={"X-CSRFToken": token})
+    assert hangup.status_code == 502 and "Twilio" in hangup.get_json()["error"]
+    status(client, call_id, "completed", CallDuration="12")
+    params = {
+        "CallSid": PARENT_SID,
+        "AccountSid": ACCOUNT_SID,
+        "RecordingSid": RECORDING_SID,
+        "RecordingStatus": "completed",
+        "RecordingDuration": "12",
+    }
+    path = f"/twilio/appels/{call_id}/enregistrement"
+    assert signed_post(client, path, params, token=AUTH_TOKEN).status_code == 204
+    assert load_call(engine, call_id).recording_sid == RECORDING_SID
+    supervisor, browser = make_user("supervisor"), app.test_client()
+    browser.post(
+        "/connexion",
+        data={
+            "email": supervisor.email,
+            "password": TEST_PASSWORD,
+            "csrf_token": csrf_from(browser.get("/connexion").get_data(as_text=True)),
+        },
+    )
+    listen = browser.get(f"/enregistrements/{call_id}")
+    assert listen.status_code == 502 and "Twilio" in listen.get_data(as_text=True)
+
+    state = app.extensions["callcenter"]
+    context = JobContext(state.settings, engine, None, telephony=state.providers["telephony"])
+    assert enforce_recording_objections(context).pending == 1
+    http_client.down = False
+    assert enforce_recording_objections(context).enforced == 1
+    method, url, _data = http_client.requests[-1]
+    assert method == "DELETE" and url.endswith(f"/Recordings/{RECORDING_SID}.json")
+    assert load_call(engine, call_id).recording_sid is None
 
 
 @pytest.mark.parametrize("recordings_enabled", [True])
