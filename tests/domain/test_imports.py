@@ -48,10 +48,50 @@ INVOICES_CSV = (
         ("1.250,50", 125050),
         ("1250.50", 125050),
         (1250.5, 125050),
+        ("1.234,56", 123456),
+        ("1,234.56", 123456),
+        ("12.345.678,90", 1234567890),
+        ("-3,2", -320),
+        (",5", 50),
     ],
 )
 def test_french_amounts_are_read_in_cents(text, expected):
-    assert values.cents(text) == expected
+    assert values.cents(text, allow_negative=True) == expected
+
+
+@pytest.mark.parametrize("text", ["1,234", "1.234", "0,005", "12,5000", "1 234,567"])
+def test_a_third_decimal_is_refused_never_rounded(text):
+    """« 1,234 » was read as 1,23 € and « 0,005 » as 0; « 1.234 » is ambiguous (README)."""
+    with pytest.raises(values.BadValue) as refused:
+        values.cents(text)
+    assert refused.value.message.startswith(f"Montant ambigu « {text} » : plus de deux décimales")
+
+
+@pytest.mark.parametrize("text", ["12,345,67", "1.234.567", "1.23.456,00", "1,2.34", "12.3456,00"])
+def test_malformed_thousands_grouping_is_refused(text):
+    with pytest.raises(values.BadValue) as refused:
+        values.cents(text)
+    assert refused.value.message.startswith(f"Montant invalide « {text} »")
+
+
+def test_an_ambiguous_amount_in_a_file_is_refused_with_its_line_and_nothing_written(
+    engine, tmp_path
+):
+    _debtors(engine, tmp_path)
+    before = row_counts(engine)
+    bad = (
+        "Code client;N° facture;Date facture;Échéance;Montant TTC\n"
+        "C001;F-1;15/01/2025;;1,234\n"
+        "C001;F-2;15/01/2025;;12,345,67\n"
+        "C001;F-3;15/01/2025;;1.234,56\n"
+    )
+    report = do_import(engine, "invoices", write(tmp_path, "bad.csv", bad))
+    assert [(line, column) for line, column, _ in messages(report)] == [
+        (2, "Montant TTC"),
+        (3, "Montant TTC"),
+    ]
+    assert "« 1,234 »" in messages(report)[0][2] and "« 12,345,67 »" in messages(report)[1][2]
+    assert row_counts(engine) == before
 
 
 @pytest.mark.parametrize("text", ["abc", "12,3,4", "-5,00", ""])

@@ -225,6 +225,15 @@ def test_fec_with_bad_values_writes_nothing(engine, tmp_path):
     assert row_counts(engine) == before
 
 
+def test_fec_amount_with_a_third_decimal_is_refused_and_nothing_written(engine, tmp_path):
+    text = HEADER + _line("VE", "20240115", "411000", "CA", "Alpha", "FA1", "0,005", "0,00")
+    before = row_counts(engine)
+    report = do_import(engine, "fec", write(tmp_path, "fec.txt", text))
+    assert [(line, column) for line, column, _ in messages(report)] == [(2, "Debit/Credit")]
+    assert "« 0,005 »" in messages(report)[0][2]
+    assert row_counts(engine) == before
+
+
 @pytest.mark.parametrize(
     "content", ["Code client;Nom\nC1;X\n", "JournalCode\tCompteNum\nVE\t411\n"]
 )

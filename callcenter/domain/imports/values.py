@@ -16,7 +16,11 @@ from stdnum.fr import siret as stdnum_siret
 from callcenter.domain.limits import CONTROL_CHARACTERS
 
 _SPACES = str.maketrans("", "", " \u00a0\u202f\u2009'")
-_AMOUNT = re.compile(r"^([+-]?)(\d*)(?:[.,](\d{1,2})\d*?)?$")
+_AMOUNT = re.compile(r"^([+-]?)(\d*)(?:[.,](\d{1,2}))?$")
+_GROUPED_AMOUNT = re.compile(
+    r"^([+-]?)(\d{1,3}(?:\.\d{3})+),(\d{1,2})$|^([+-]?)(\d{1,3}(?:,\d{3})+)\.(\d{1,2})$"
+)
+_THIRD_DECIMAL = re.compile(r"^[+-]?\d*[.,]\d{3,}$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 _FR_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
@@ -88,13 +92,7 @@ def _cents(value: object, allow_negative: bool) -> int:
             raise BadValue(f"Montant invalide « {value} » : attendu par exemple 1 250,50.")
         amount = round(value * 100)
     else:
-        text = str(value).translate(_SPACES).replace("€", "")
-        if text.count(",") + text.count(".") > 1:
-            text = _drop_grouping(text)
-        match = _AMOUNT.match(text)
-        if not match or not (match.group(2) or match.group(3)):
-            raise BadValue(f"Montant invalide « {value} » : attendu par exemple 1 250,50.")
-        sign, whole, fraction = match.groups()
+        sign, whole, fraction = _amount_parts(value)
         amount = int(whole or 0) * 100 + int((fraction or "0").ljust(2, "0"))
         if sign == "-":
             amount = -amount
@@ -103,13 +101,30 @@ def _cents(value: object, allow_negative: bool) -> int:
     return amount
 
 
-def _drop_grouping(text: str) -> str:
-    """``1.250,50`` or ``1,250.50``: the last separator is the decimal one."""
-    last = max(text.rfind(","), text.rfind("."))
-    groups = re.split(r"[,.]", text[:last])
-    if any(len(group) != 3 for group in groups[1:]):
-        return text
-    return "".join(groups) + "," + text[last + 1 :]
+def _amount_parts(value: object) -> tuple[str, str, str]:
+    """Sign, whole part and at most two decimals. One separator is the decimal one; a
+    thousands separator is read only when the other separator follows as the decimal one
+    (``1.234,56``, ``1,234.56``), in groups of three. ``1,234`` or ``1.234`` (three decimals,
+    or thousands without decimals: ambiguous) and ``0,005`` are refused, never rounded."""
+    text = str(value).translate(_SPACES).replace("€", "")
+    if match := _AMOUNT.match(text):
+        sign, whole, fraction = match.groups()
+        if whole or fraction:
+            return sign, whole, fraction or ""
+    if match := _GROUPED_AMOUNT.match(text):
+        sign, grouped, fraction = match.groups()[:3] if match.group(2) else match.groups()[3:]
+        return sign, grouped.replace(".", "").replace(",", ""), fraction
+    if _THIRD_DECIMAL.match(text):
+        raise BadValue(
+            f"Montant ambigu « {value} » : plus de deux décimales, ou séparateur de milliers "
+            "sans décimales ; écrivez par exemple 1234,00 ou 1 234,56."
+        )
+    if text.count(",") + text.count(".") > 1:
+        raise BadValue(
+            f"Montant invalide « {value} » : séparateurs mal placés ; attendu par exemple "
+            "1 250,50 ou 1.250,50."
+        )
+    raise BadValue(f"Montant invalide « {value} » : attendu par exemple 1 250,50.")
 
 
 def parse_date(value: object) -> date:
