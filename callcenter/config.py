@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -140,6 +141,20 @@ class LetterSettings(_Section):
 
 class ImportSettings(_Section):
     keep_uploads_days: int = Field(default=7, ge=1, le=90)
+    earliest_year: int = Field(default=1990, ge=1900, le=9999)
+    latest_year: int = Field(default=2100, ge=1900, le=9999)
+
+    @field_validator("latest_year")
+    @classmethod
+    def _year_range(cls, value: int, info: ValidationInfo) -> int:
+        if value < info.data.get("earliest_year", value):
+            raise ValueError("latest_year doit être supérieure ou égale à earliest_year")
+        return value
+
+    @property
+    def years(self) -> tuple[int, int]:
+        """The years a date read in an imported file must fall within."""
+        return self.earliest_year, self.latest_year
 
 
 class RecordingSettings(_Section):

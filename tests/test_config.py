@@ -49,6 +49,12 @@ def test_out_of_range_and_unknown_choice_are_refused():
         parse_settings({"web": {"port": 70000}}, environ={})
 
 
+def test_import_years_must_be_in_order():
+    assert parse_settings({}, environ={}).imports.years == (1990, 2100)
+    with pytest.raises(ConfigError, match=r"« imports\.latest_year »"):
+        parse_settings({"imports": {"earliest_year": 2000, "latest_year": 1999}}, environ={})
+
+
 def test_secrets_cannot_be_written_in_the_file():
     with pytest.raises(ConfigError, match="clé inconnue « secrets »"):
         parse_settings({"secrets": {"secret_key": "abc"}}, environ={})

@@ -133,6 +133,75 @@ def test_dates_siren_phone_email():
         values.email("compta@")
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("15.01.25", date(2025, 1, 15)),
+        ("2025-01-15", date(2025, 1, 15)),
+        ("2025-01-15 00:00:00", date(2025, 1, 15)),
+        ("15/01/2025 10:30", date(2025, 1, 15)),
+    ],
+)
+def test_dates_with_a_time_of_day_or_a_short_year(text, expected):
+    assert values.parse_date(text, years=(1990, 2100)) == expected
+
+
+@pytest.mark.parametrize("text", ["2024-01-15junk", "15/01/2025x", "2024-01-15T", "15/01/20255"])
+def test_trailing_junk_after_a_date_is_refused(text):
+    with pytest.raises(values.BadValue, match=f"Date invalide « {text} »"):
+        values.parse_date(text)
+
+
+@pytest.mark.parametrize("text", ["01/01/0001", "31/12/9999", "31/12/1989", "01/01/2101"])
+def test_dates_outside_the_accepted_years_are_refused_naming_the_range(text):
+    """« 01/01/0001 » was read as 2001: a four-digit year is read as written, then checked."""
+    with pytest.raises(values.BadValue) as refused:
+        values.parse_date(text, years=(1990, 2100))
+    assert refused.value.message.startswith(f"Date hors de la plage acceptée « {text} »")
+    assert "1990 à 2100" in refused.value.message
+
+
+def test_bad_dates_in_a_file_are_refused_with_line_and_column_and_nothing_written(engine, tmp_path):
+    _debtors(engine, tmp_path)
+    before = row_counts(engine)
+    bad = (
+        "Code client;N° facture;Date facture;Échéance;Montant TTC\n"
+        "C001;F-1;2024-01-15junk;;10,00\n"
+        "C001;F-2;01/01/0001;;10,00\n"
+        "C001;F-3;31/12/9999;;10,00\n"
+        "C001;F-4;15/01/2025;01/01/2200;10,00\n"
+    )
+    report = do_import(engine, "invoices", write(tmp_path, "bad.csv", bad))
+    assert [(line, column) for line, column, _ in messages(report)] == [
+        (2, "Date facture"),
+        (3, "Date facture"),
+        (4, "Date facture"),
+        (5, "Échéance"),
+    ]
+    assert "1990 à 2100" in messages(report)[1][2]
+    assert row_counts(engine) == before
+
+
+def test_the_accepted_years_come_from_the_import_settings(engine, tmp_path, settings):
+    _debtors(engine, tmp_path)
+    narrow = settings.model_copy(
+        update={"imports": settings.imports.model_copy(update={"earliest_year": 2025})}
+    )
+    text = "Code client;N° facture;Date facture;Montant TTC\nC001;F-1;15/01/2024;10,00\n"
+    before = row_counts(engine)
+    report = do_import(engine, "invoices", write(tmp_path, "f.csv", text), settings=narrow)
+    assert messages(report) == [
+        (
+            2,
+            "Date facture",
+            "Date hors de la plage acceptée « 15/01/2024 » : années 2025 à 2100 "
+            "(réglage [imports] earliest_year / latest_year).",
+        )
+    ]
+    assert row_counts(engine) == before
+    assert do_import(engine, "invoices", write(tmp_path, "f.csv", text), settings=settings).ok
+
+
 # --- debtors and contacts -------------------------------------------------------------------
 
 

@@ -234,6 +234,18 @@ def test_fec_amount_with_a_third_decimal_is_refused_and_nothing_written(engine, 
     assert row_counts(engine) == before
 
 
+def test_fec_date_outside_the_accepted_years_is_refused_and_nothing_written(engine, tmp_path):
+    text = HEADER + _line("VE", "99991231", "411000", "CA", "Alpha", "FA1", "10,00", "0,00")
+    before = row_counts(engine)
+    report = do_import(engine, "fec", write(tmp_path, "fec.txt", text))
+    assert sorted((line, column) for line, column, _ in messages(report)) == [
+        (2, "EcritureDate"),
+        (2, "PieceDate"),
+    ]
+    assert "années 1990 à 2100" in messages(report)[0][2]
+    assert row_counts(engine) == before
+
+
 @pytest.mark.parametrize(
     "content", ["Code client;Nom\nC1;X\n", "JournalCode\tCompteNum\nVE\t411\n"]
 )

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from callcenter.config import Settings
+from callcenter.config import ImportSettings, Settings
 from callcenter.domain.audit import record_event
 from callcenter.domain.imports.allocation import after_payments_applied
 from callcenter.domain.imports.columns import KINDS, load_mapping, save_mapping
@@ -67,6 +67,7 @@ def run_import(
     if mapping_name and kind != "fec":
         mapping = load_mapping(session, name=mapping_name, kind=kind) or {}
     mapping.update(explicit_mapping or {})
+    years = (settings.imports if settings is not None else ImportSettings()).years
     try:
         if kind == "fec":
             with open_table(path, separators=("\t", "|")) as table:
@@ -78,6 +79,7 @@ def run_import(
                     actor_id=actor_id,
                     default_terms=payment_terms_days,
                     progress=progress,
+                    years=years,
                 )
         else:
             with open_table(path) as table:
@@ -91,6 +93,7 @@ def run_import(
                     actor_id=actor_id,
                     default_terms=payment_terms_days,
                     progress=progress,
+                    years=years,
                 )
     except FileRefused as refused:
         report.refuse(refused.message)

@@ -158,6 +158,7 @@ def import_fec(
     actor_id: int | None,
     default_terms: int,
     progress: Progress | None = None,
+    years: tuple[int, int] | None = None,
 ) -> None:
     index = {normalise_header(title): position for position, title in enumerate(table.header)}
     wanted = [name for name in FEC_COLUMNS if name not in AMOUNT_COLUMNS]
@@ -240,9 +241,11 @@ def import_fec(
             journal.upper() in SALES_JOURNALS or "VENTE" in cells[col["JournalLib"]].strip().upper()
         )
         amount = _amount(report, line, cells, col, signed)
-        entry_date = _date(report, line, cells[col["EcritureDate"]], "EcritureDate")
+        entry_date = _date(report, line, cells[col["EcritureDate"]], "EcritureDate", years)
         piece_text = cells[col["PieceDate"]].strip()
-        piece_date = _date(report, line, piece_text, "PieceDate") if piece_text else entry_date
+        piece_date = (
+            _date(report, line, piece_text, "PieceDate", years) if piece_text else entry_date
+        )
         if amount is None or entry_date is None or piece_date is None:
             continue
         if label or account not in by_client_id:
@@ -400,9 +403,11 @@ def _name_client_ids(
         names[code] = (line, "" if code in stored else code[:200])
 
 
-def _date(report: ImportReport, line: int, raw: str, column: str) -> date | None:
+def _date(
+    report: ImportReport, line: int, raw: str, column: str, years: tuple[int, int] | None
+) -> date | None:
     try:
-        return v.parse_date(raw.strip())
+        return v.parse_date(raw.strip(), years=years)
     except v.BadValue as bad:
         report.error(line, column, bad.message)
         return None

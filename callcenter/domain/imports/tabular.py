@@ -46,6 +46,7 @@ class _Context:
         actor_id: int | None,
         default_terms: int,
         progress: Progress | None,
+        years: tuple[int, int] | None,
     ) -> None:
         self.session = session
         self.table = table
@@ -56,6 +57,7 @@ class _Context:
         self.actor_id = actor_id
         self.default_terms = default_terms
         self.progress = progress
+        self.years = years
 
     def rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
         columns = list(self.columns.items())
@@ -76,6 +78,10 @@ class _Context:
 
     def error(self, line: int, name: str, message: str) -> None:
         self.report.error(line, self.titles.get(name, name), message)
+
+    def parse_date(self, value: Any) -> date:
+        """A date within the import's accepted years."""
+        return v.parse_date(value, years=self.years)
 
     def parse(self, line: int, row: dict[str, Any], name: str, parser, *, required=False):
         value = row.get(name, "")
@@ -101,6 +107,7 @@ def import_table(
     actor_id: int | None,
     default_terms: int,
     progress: Progress | None = None,
+    years: tuple[int, int] | None = None,
 ) -> None:
     resolution = resolve(kind, table.header, explicit)
     report.mapping = resolution.used
@@ -118,6 +125,7 @@ def import_table(
         actor_id=actor_id,
         default_terms=default_terms,
         progress=progress,
+        years=years,
     )
     {
         "debtors": _debtors,
@@ -224,7 +232,7 @@ def _payments(context: _Context) -> None:
     for line, row in context.rows():
         reference = context.parse(line, row, "reference", _text, required=True)
         account = context.parse(line, row, "account_code", _text, required=True)
-        paid_on = context.parse(line, row, "paid_on", v.parse_date, required=True)
+        paid_on = context.parse(line, row, "paid_on", context.parse_date, required=True)
         amount = context.parse(line, row, "amount", v.cents, required=True)
         if amount == 0:
             context.error(line, "amount", "Montant nul : un règlement doit être positif.")
@@ -308,7 +316,7 @@ def _invoices(context: _Context) -> None:
             report.error(line, titles[name], MISSING)
             return None
         try:
-            value = v.parse_date(raw).isoformat()
+            value = context.parse_date(raw).isoformat()
         except v.BadValue as bad:
             report.error(line, titles[name], bad.message)
             return None

@@ -21,8 +21,9 @@ _GROUPED_AMOUNT = re.compile(
     r"^([+-]?)(\d{1,3}(?:\.\d{3})+),(\d{1,2})$|^([+-]?)(\d{1,3}(?:,\d{3})+)\.(\d{1,2})$"
 )
 _THIRD_DECIMAL = re.compile(r"^[+-]?\d*[.,]\d{3,}$")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
-_FR_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})$")
+_TIME = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})" + _TIME)
+_FR_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})" + _TIME)
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 MAX_CENTS = 2_147_483_647
 """The largest amount read, 21 474 836,47 €: money columns are 32-bit integers on PostgreSQL
@@ -127,17 +128,34 @@ def _amount_parts(value: object) -> tuple[str, str, str]:
     raise BadValue(f"Montant invalide « {value} » : attendu par exemple 1 250,50.")
 
 
-def parse_date(value: object) -> date:
-    """``15/01/2025`` (also ``15.01.25``, ``2025-01-15``, ``20250115`` and XLSX dates)."""
+def parse_date(value: object, *, years: tuple[int, int] | None = None) -> date:
+    """``15/01/2025`` (also ``15.01.25``, ``2025-01-15``, ``20250115``, a time of day after
+    it, and XLSX dates). Anything else after the date is refused; a two-digit year is in the
+    2000s, a four-digit year is read as written (``01/01/0001`` is year 1, not 2001). With
+    ``years`` (first, last), a date outside that range is refused: a typing error, not a
+    debt."""
     if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = str(value).strip()
+        parsed = value.date()
+        text = parsed.strftime("%d/%m/%Y")
+    elif isinstance(value, date):
+        parsed = value
+        text = parsed.strftime("%d/%m/%Y")
+    else:
+        text = str(value).strip()
+        parsed = _date_text(text)
+    if years is not None and not years[0] <= parsed.year <= years[1]:
+        raise BadValue(
+            f"Date hors de la plage acceptée « {text} » : années {years[0]} à {years[1]} "
+            "(réglage [imports] earliest_year / latest_year)."
+        )
+    return parsed
+
+
+def _date_text(text: str) -> date:
     try:
         if match := _FR_DATE.match(text):
             day, month, year = (int(part) for part in match.groups())
-            if year < 100:
+            if len(match.group(3)) == 2:
                 year += 2000
             return date(year, month, day)
         if match := _ISO_DATE.match(text) or _COMPACT_DATE.match(text):
