@@ -452,6 +452,45 @@ def test_wrong_encoding_in_the_middle_is_refused_with_its_line(engine, tmp_path)
     assert row_counts(engine) == before
 
 
+def test_carriage_return_line_endings_of_old_mac_exports_are_read(engine, tmp_path):
+    _debtors(engine, tmp_path)
+    text = INVOICES_CSV.replace("\n", "\r") + 'C002;"F-4";01/02/2025;;5,00\r'
+    report = do_import(engine, "invoices", write(tmp_path, "mac.csv", text))
+    assert report.ok, report.lines()
+    assert report.counts["invoices"].created == 4
+    with Session(engine) as session:
+        assert set(session.exec(select(Invoice.number)).all()) == {"F-001", "F-002", "F-003", "F-4"}
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_a_nul_byte_after_the_first_256_kib_is_refused_with_its_line(engine, tmp_path, separator):
+    _debtors(engine, tmp_path)
+    head = INVOICES_CSV.replace(";", separator).encode()
+    body = b"".join(
+        f"C001;G-{n};15/01/2025;14/02/2025;10,00\n".replace(";", separator).encode()
+        for n in range(20_000)
+    )
+    assert len(head + body) > 256 * 1024
+    path = tmp_path / "f.csv"
+    path.write_bytes(
+        head + body + "C001;G\x00x;15/01/2025;;1,00\n".replace(";", separator).encode()
+    )
+    before = row_counts(engine)
+    report = do_import(engine, "invoices", path)
+    assert report.refused == (
+        "Fichier binaire ou endommagé : caractère nul (octet 0x00) ligne 20005 ; attendu un "
+        "fichier CSV (texte) ou un classeur XLSX."
+    )
+    assert row_counts(engine) == before
+
+
+def test_a_nul_byte_near_the_start_is_refused_with_its_line(engine, tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(INVOICES_CSV.encode() + b"C001;F-9\x00;15/01/2025;;1,00\n")
+    report = do_import(engine, "invoices", path)
+    assert "caractère nul (octet 0x00) ligne 5" in report.refused
+
+
 def _xlsx(path, rows):
     workbook = Workbook()
     sheet = workbook.active

@@ -246,6 +246,14 @@ def test_fec_date_outside_the_accepted_years_is_refused_and_nothing_written(engi
     assert row_counts(engine) == before
 
 
+def test_fec_with_carriage_return_line_endings_is_read(engine, tmp_path):
+    text = HEADER + _line("VE", "20240115", "411000", "CA", "Alpha", "FA1", "10,00", "0,00")
+    report = do_import(engine, "fec", write(tmp_path, "fec.txt", text.replace("\n", "\r")))
+    assert report.ok, report.lines()
+    with Session(engine) as session:
+        assert session.exec(select(Debtor.name)).all() == ["Alpha"]
+
+
 @pytest.mark.parametrize(
     "content", ["Code client;Nom\nC1;X\n", "JournalCode\tCompteNum\nVE\t411\n"]
 )

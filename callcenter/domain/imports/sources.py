@@ -1,7 +1,8 @@
 """Reading a tabular file as a stream of rows, whatever French tools produced.
 
 CSV: separator detected from the header line (``;``, ``,``, tab or ``|``), UTF-8, UTF-8 with
-BOM or Windows-1252 detected, any line ending (including ``\\r\\r\\n``). XLSX: first sheet,
+BOM or Windows-1252 detected, any line ending (including ``\\r\\r\\n`` and the carriage return
+alone of old Mac exports); a NUL byte anywhere is refused with its line. XLSX: first sheet,
 streamed by openpyxl in read-only mode. A file that is not what it claims (binary, truncated,
 empty, unreadable characters) is refused with a French message, never a traceback.
 """
@@ -68,12 +69,29 @@ def open_table(path: Path, *, separators: tuple[str, ...] = SEPARATORS) -> Itera
     for signature, message in _SIGNATURES:
         if head.startswith(signature):
             raise FileRefused(message)
-    if b"\x00" in head:
-        raise FileRefused("Fichier binaire : attendu un fichier CSV (texte) ou un classeur XLSX.")
+    newline = "\r" if b"\r" in head and b"\n" not in head else "\n"
+    if (nul := head.find(b"\x00")) >= 0:
+        raise _nul_byte(head.count(newline.encode(), 0, nul) + 1)
     encoding = detect_encoding(head, complete=size <= SAMPLE_BYTES)
     with path.open("rb") as binary:
-        text = io.TextIOWrapper(binary, encoding=encoding, newline="\n")
-        yield _csv_table(text, binary, size, encoding, separators)
+        text = io.TextIOWrapper(binary, encoding=encoding, newline=newline)
+        yield _csv_table(_checked_lines(text), binary, size, encoding, separators)
+
+
+def _nul_byte(line: int) -> FileRefused:
+    return FileRefused(
+        f"Fichier binaire ou endommagé : caractère nul (octet 0x00) ligne {line} ; attendu un "
+        "fichier CSV (texte) ou un classeur XLSX."
+    )
+
+
+def _checked_lines(text) -> Iterator[str]:
+    """The file's physical lines; a NUL byte, wherever it is, refuses the file (it would end
+    up in a name or break the database)."""
+    for line, raw in enumerate(text, start=1):
+        if "\x00" in raw:
+            raise _nul_byte(line)
+        yield raw
 
 
 def detect_encoding(head: bytes, *, complete: bool) -> str:
@@ -95,12 +113,14 @@ def detect_encoding(head: bytes, *, complete: bool) -> str:
     return "cp1252"
 
 
-def _csv_table(text, binary, size: int, encoding: str, separators: tuple[str, ...]) -> Table:
+def _csv_table(
+    text: Iterator[str], binary, size: int, encoding: str, separators: tuple[str, ...]
+) -> Table:
     line_number = 0
     first = ""
     try:
         while not first.strip():
-            first = text.readline()
+            first = next(text, "")
             line_number += 1
             if not first:
                 raise FileRefused("Le fichier ne contient aucune ligne.")
