@@ -427,7 +427,10 @@ def test_utf8_bom_header_is_recognised(engine, tmp_path):
         (b"\x00\x01\x02\x03binaire" * 10, "Fichier binaire"),
         (b"%PDF-1.4 whatever", "PDF"),
         (b"PK\x03\x04tronque" + b"\x00" * 50, "Fichier Excel illisible"),
-        ("Code client;N° facture\n".encode() + b"\x81\x8d\x8f\x90\x9d\n", "Encodage non reconnu"),
+        (
+            "Code client;N° facture\n".encode("cp1252") + b"\x81\xb0\xb1\xb2\xdb\n",
+            "Encodage non reconnu",
+        ),
     ],
 )
 def test_files_that_are_not_what_they_claim_are_refused_in_french(
@@ -489,6 +492,61 @@ def test_a_nul_byte_near_the_start_is_refused_with_its_line(engine, tmp_path):
     path.write_bytes(INVOICES_CSV.encode() + b"C001;F-9\x00;15/01/2025;;1,00\n")
     report = do_import(engine, "invoices", path)
     assert "caractère nul (octet 0x00) ligne 5" in report.refused
+
+
+@pytest.mark.parametrize(
+    ("encoding", "name", "expected"),
+    [
+        ("cp850", "CP850 (DOS)", "Société Générale, ÉCOLE Noël"),
+        ("cp1252", "Windows-1252", "Société Générale — ÉCOLE Noël 5 €"),
+        ("iso-8859-15", "ISO-8859-15", "Société Générale, Cœur de Lion 5 €"),
+        ("utf-8", "UTF-8", "Société Générale ÉCOLE ‚"),
+    ],
+)
+def test_the_encoding_is_detected_from_the_bytes_and_named_in_the_report(
+    engine, tmp_path, encoding, name, expected
+):
+    """CP850 (é is 0x82, É is 0x90) was read as Windows-1252 (« Soci‚t‚ ») or refused."""
+    text = f"Code client;Raison sociale\nC001;{expected}\nC002;Crédit Agricole\n"
+    path = tmp_path / "clients.csv"
+    path.write_bytes(text.encode(encoding))
+    report = do_import(engine, "debtors", path)
+    assert report.ok, report.lines()
+    assert f"encodage {name}," in report.notes[0]
+    with Session(engine) as session:
+        names = set(session.exec(select(Debtor.name)).all())
+    assert names == {expected, "Crédit Agricole"}
+
+
+def test_utf8_and_windows_1252_lines_in_one_file_are_refused_at_the_first_odd_byte(
+    engine, tmp_path
+):
+    path = tmp_path / "clients.csv"
+    path.write_bytes(
+        "Code client;Raison sociale\nC001;Société Générale\n".encode()
+        + "C002;Crédit Agricole\n".encode("cp1252")
+    )
+    before = row_counts(engine)
+    report = do_import(engine, "debtors", path)
+    assert report.refused == (
+        "Ligne 3 : encodages mélangés (UTF-8 et un autre encodage) dans le même fichier ; "
+        "enregistrez le fichier entier en CSV UTF-8."
+    )
+    assert row_counts(engine) == before
+
+
+def test_a_utf8_line_past_the_sample_of_a_windows_1252_file_is_refused_not_stored_as_mojibake(
+    engine, tmp_path
+):
+    head = "Code client;Raison sociale\nC000;Société\n".encode("cp1252")
+    body = b"".join(f"C{n:05};Client {n}\n".encode() for n in range(1, 20_000))
+    assert len(head + body) > 256 * 1024
+    path = tmp_path / "clients.csv"
+    path.write_bytes(head + body + "C99999;Générale\n".encode())
+    before = row_counts(engine)
+    report = do_import(engine, "debtors", path)
+    assert report.refused.startswith("Ligne 20002 : encodages mélangés")
+    assert row_counts(engine) == before
 
 
 def _xlsx(path, rows):

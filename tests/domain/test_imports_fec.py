@@ -246,6 +246,19 @@ def test_fec_date_outside_the_accepted_years_is_refused_and_nothing_written(engi
     assert row_counts(engine) == before
 
 
+def test_a_cp850_fec_is_read_with_its_accents_and_the_encoding_is_reported(engine, tmp_path):
+    text = HEADER + _line("VE", "20240115", "411000", "CA", "Société Générale", "FA1", "10,00", "")
+    text += _line("VE", "20240116", "411000", "CB", "ÉCOLE ÉLÉMENTAIRE", "FA2", "20,00", "")
+    path = tmp_path / "fec.txt"
+    path.write_bytes(text.replace("||||\n", "||||\r\n").encode("cp850"))
+    report = do_import(engine, "fec", path)
+    assert report.ok, report.lines()
+    assert "encodage CP850 (DOS)" in report.notes[0]
+    with Session(engine) as session:
+        names = set(session.exec(select(Debtor.name)).all())
+    assert names == {"Société Générale", "ÉCOLE ÉLÉMENTAIRE"}
+
+
 def test_fec_with_carriage_return_line_endings_is_read(engine, tmp_path):
     text = HEADER + _line("VE", "20240115", "411000", "CA", "Alpha", "FA1", "10,00", "0,00")
     report = do_import(engine, "fec", write(tmp_path, "fec.txt", text.replace("\n", "\r")))

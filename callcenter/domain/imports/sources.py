@@ -1,16 +1,19 @@
 """Reading a tabular file as a stream of rows, whatever French tools produced.
 
-CSV: separator detected from the header line (``;``, ``,``, tab or ``|``), UTF-8, UTF-8 with
-BOM or Windows-1252 detected, any line ending (including ``\\r\\r\\n`` and the carriage return
-alone of old Mac exports); a NUL byte anywhere is refused with its line. XLSX: first sheet,
-streamed by openpyxl in read-only mode. A file that is not what it claims (binary, truncated,
-empty, unreadable characters) is refused with a French message, never a traceback.
+CSV: separator detected from the header line (``;``, ``,``, tab or ``|``); UTF-8 (with or
+without BOM), Windows-1252, ISO-8859-15 or CP850 (DOS accounting software) detected from the
+bytes, a file mixing UTF-8 with another encoding refused with its line; any line ending
+(including ``\\r\\r\\n`` and the carriage return alone of old Mac exports); a NUL byte
+anywhere is refused with its line. XLSX: first sheet, streamed by openpyxl in read-only mode.
+A file that is not what it claims (binary, truncated, empty, unreadable characters) is refused
+with a French message, never a traceback.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +37,19 @@ _SIGNATURES = (
     (b"\xff\xfe", "Fichier encodé en UTF-16 : enregistrez-le en CSV UTF-8."),
     (b"\xfe\xff", "Fichier encodé en UTF-16 : enregistrez-le en CSV UTF-8."),
 )
+
+
+SINGLE_BYTE_ENCODINGS = ("cp1252", "iso-8859-15", "cp850")
+ENCODING_NAMES = {
+    "utf-8-sig": "UTF-8 avec BOM",
+    "utf-8": "UTF-8",
+    "cp1252": "Windows-1252",
+    "iso-8859-15": "ISO-8859-15",
+    "cp850": "CP850 (DOS)",
+}
+FRENCH_LETTERS = frozenset("àâäçéèêëîïôöùûüÿœæÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸŒÆ")
+COMMON_SIGNS = frozenset("€’‘“”«»–—…°•§²³©®™£µ\u00a0")
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}")
 
 
 class FileRefused(DomainError):
@@ -72,10 +88,10 @@ def open_table(path: Path, *, separators: tuple[str, ...] = SEPARATORS) -> Itera
     newline = "\r" if b"\r" in head and b"\n" not in head else "\n"
     if (nul := head.find(b"\x00")) >= 0:
         raise _nul_byte(head.count(newline.encode(), 0, nul) + 1)
-    encoding = detect_encoding(head, complete=size <= SAMPLE_BYTES)
+    encoding = detect_encoding(head, complete=size <= SAMPLE_BYTES, newline=newline.encode())
     with path.open("rb") as binary:
         text = io.TextIOWrapper(binary, encoding=encoding, newline=newline)
-        yield _csv_table(_checked_lines(text), binary, size, encoding, separators)
+        yield _csv_table(_checked_lines(text, encoding), binary, size, encoding, separators)
 
 
 def _nul_byte(line: int) -> FileRefused:
@@ -85,17 +101,26 @@ def _nul_byte(line: int) -> FileRefused:
     )
 
 
-def _checked_lines(text) -> Iterator[str]:
+def _checked_lines(text, encoding: str) -> Iterator[str]:
     """The file's physical lines; a NUL byte, wherever it is, refuses the file (it would end
-    up in a name or break the database)."""
+    up in a name or break the database), and so does a UTF-8 line in a file read in a
+    single-byte encoding (it would be stored as « Ã© »)."""
+    single_byte = encoding in SINGLE_BYTE_ENCODINGS
     for line, raw in enumerate(text, start=1):
         if "\x00" in raw:
             raise _nul_byte(line)
+        if single_byte and not raw.isascii() and _UTF8_SEQUENCE.search(raw.encode(encoding)):
+            raise _mixed(line)
         yield raw
 
 
-def detect_encoding(head: bytes, *, complete: bool) -> str:
-    """UTF-8 (with or without BOM) when the bytes decode as such, else Windows-1252."""
+def detect_encoding(head: bytes, *, complete: bool, newline: bytes = b"\n") -> str:
+    """UTF-8 (with or without BOM) when the bytes decode as such. Otherwise the single-byte
+    encoding that reads the most French letters and the fewest improbable characters
+    (``‚`` or box drawing are what a CP850 « é » looks like elsewhere); ties go to
+    Windows-1252. A sample holding UTF-8 sequences that does not decode as UTF-8 mixes
+    encodings, and one with more improbable characters than French letters is unknown:
+    both are refused rather than stored as mojibake."""
     if head.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     try:
@@ -104,13 +129,43 @@ def detect_encoding(head: bytes, *, complete: bool) -> str:
     except UnicodeDecodeError as error:
         if not complete and error.start >= len(head) - 3:
             return "utf-8"
-    try:
-        head.decode("cp1252")
-    except UnicodeDecodeError:
+        if _UTF8_SEQUENCE.search(head):
+            raise _mixed(head.count(newline, 0, error.start) + 1) from None
+    high = {byte: head.count(byte) for byte in set(head) if byte >= 0x80}
+    best: tuple[int, int, int] | None = None
+    chosen = ""
+    for rank, encoding in enumerate(SINGLE_BYTE_ENCODINGS):
+        french = odd = 0
+        try:
+            for byte, count in high.items():
+                character = bytes([byte]).decode(encoding)
+                if character in FRENCH_LETTERS:
+                    french += count
+                elif not (character in COMMON_SIGNS or _is_latin_letter(character)):
+                    odd += count
+        except UnicodeDecodeError:
+            continue
+        score = (french - 3 * odd, -rank, odd - french)
+        if best is None or score > best:
+            best, chosen = score, encoding
+    if best is None or best[2] > 0:
         raise FileRefused(
-            "Encodage non reconnu : enregistrez le fichier en CSV UTF-8 ou Windows-1252."
-        ) from None
-    return "cp1252"
+            "Encodage non reconnu : enregistrez le fichier en CSV UTF-8 (ou Windows-1252, "
+            "ISO-8859-15, CP850)."
+        )
+    return chosen
+
+
+def _is_latin_letter(character: str) -> bool:
+    """An accented Latin letter of another language (ø, ñ, ß…): neither French nor odd."""
+    return "\u00c0" <= character <= "\u017f" and character.isalpha()
+
+
+def _mixed(line: int) -> FileRefused:
+    return FileRefused(
+        f"Ligne {line} : encodages mélangés (UTF-8 et un autre encodage) dans le même fichier ; "
+        "enregistrez le fichier entier en CSV UTF-8."
+    )
 
 
 def _csv_table(
@@ -134,13 +189,14 @@ def _csv_table(
         header, rows = _quoted_rows(first, text, separator, line_number, encoding)
     header_line = line_number
 
-    name = {"utf-8-sig": "UTF-8 avec BOM", "utf-8": "UTF-8", "cp1252": "Windows-1252"}[encoding]
     return Table(
         header=header,
         header_line=header_line,
         rows=rows,
         progress=lambda: (binary.tell(), size),
-        description=f"CSV {name}, séparateur {SEPARATOR_NAMES[separator]}",
+        description=(
+            f"CSV, encodage {ENCODING_NAMES[encoding]}, séparateur {SEPARATOR_NAMES[separator]}"
+        ),
     )
 
 
