@@ -9,7 +9,7 @@ from sqlmodel import select
 from callcenter.db import session_scope
 from callcenter.domain.dispositions import sync_default_dispositions
 from callcenter.domain.queue import refresh_all, sync_ladder
-from callcenter.models import Call, User, utcnow
+from callcenter.models import Call, OutboxEmail, User, utcnow
 from tests.conftest import TEST_PASSWORD, make_settings
 from tests.factories import make_contact, make_debtor, make_invoice
 
@@ -89,6 +89,12 @@ def test_agent_calls_records_a_promise_and_the_other_agent_gets_another_debtor(
         with session_scope(engine) as session:
             call = session.exec(select(Call)).one()
             agent = session.get(User, call.agent_id)
+            recap = session.exec(select(OutboxEmail)).one()
+            recap.attempts = 1  # the sender took it meanwhile: too late to cancel
+        first.get_by_role("button", name="Annuler l'envoi").click()
+        expect(first.locator("#recap [role=alert]")).to_contain_text(
+            "déjà parti ou en cours d'envoi"
+        )
         assert (call.disposition_code, call.provider_status) == ("promise", "completed")
         assert call.answered_at is not None and agent.agent_state == "available"
 
