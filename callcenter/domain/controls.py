@@ -12,10 +12,11 @@ import math
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from callcenter.config import Settings
 from callcenter.domain.audit import record_event
+from callcenter.domain.calls import is_terminal
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.outbox import resend_dead_email
 from callcenter.domain.queue.overrides import (
@@ -25,6 +26,8 @@ from callcenter.domain.queue.overrides import (
 )
 from callcenter.domain.queue.refresh import refresh_debtors
 from callcenter.models import (
+    AgentState,
+    Call,
     Callback,
     CallbackStatus,
     Campaign,
@@ -228,6 +231,11 @@ def force_release(session: Session, *, debtor_id: int, actor_id: int, now: datet
     if item is None or item.state != QueueState.CLAIMED:
         raise DomainError("Ce débiteur n'est réservé par aucun chargé.")
     holder = item.claimed_by_id
+    if holder is not None and _call_in_hand(session, item=item, agent_id=holder):
+        raise DomainError(
+            "Le chargé est en appel ou en post-appel avec ce débiteur : il doit d'abord noter "
+            "l'issue de l'appel. Réessayez ensuite."
+        )
     result = session.execute(
         sa.update(QueueItem)
         .where(QueueItem.id == item.id, QueueItem.state == QueueState.CLAIMED)
@@ -246,6 +254,25 @@ def force_release(session: Session, *, debtor_id: int, actor_id: int, now: datet
     session.flush()
     session.expire(item)
     return holder or 0
+
+
+def _call_in_hand(session: Session, *, item: QueueItem, agent_id: int) -> bool:
+    """The holder has a call to this debtor, placed during this hold, whose outcome is not
+    yet written: still live, or ended while the agent is in wrap-up. Releasing then would
+    refuse the outcome of a real call, and no outcome of a real call may be lost."""
+    calls = session.exec(
+        select(Call).where(
+            Call.debtor_id == item.debtor_id,
+            Call.agent_id == agent_id,
+            col(Call.disposition_code).is_(None),
+            Call.created_at >= item.claimed_at,
+        )
+    ).all()
+    if not calls:
+        return False
+    agent = session.get(User, agent_id)
+    in_wrap_up = agent is not None and agent.agent_state == AgentState.WRAP_UP
+    return any(in_wrap_up or not is_terminal(call) for call in calls)
 
 
 def mark_do_not_call(

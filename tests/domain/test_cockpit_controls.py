@@ -175,6 +175,51 @@ def test_force_release_a_claimed_debtor(session, boss):
         force_release(session, debtor_id=debtor.id, actor_id=boss.id, now=NOW)
 
 
+@pytest.mark.parametrize(
+    ("status", "agent_state", "refused"),
+    [
+        ("in-progress", "on_call", True),
+        ("ringing", "on_call", True),
+        ("completed", "wrap_up", True),
+        ("completed", "available", False),
+        ("no-answer", "available", False),
+    ],
+)
+def test_force_release_waits_for_the_outcome_of_a_call_in_hand(
+    session, boss, status, agent_state, refused
+):
+    """A supervisor's release during a live call (or its wrap-up) made the agent's promise
+    be refused and lost: it is refused instead, until the outcome is written."""
+    agent = make_user(session)
+    agent.agent_state = agent_state
+    debtor = make_debtor(session)
+    session.add(
+        QueueItem(
+            debtor_id=debtor.id,
+            state=QueueState.CLAIMED,
+            claimed_by_id=agent.id,
+            claimed_at=NOW - timedelta(minutes=3),
+            lease_until=NOW + timedelta(minutes=10),
+        )
+    )
+    make_call(session, debtor, agent_id=agent.id, provider_status=status, at=NOW)
+    make_call(
+        session,
+        debtor,
+        agent_id=agent.id,
+        provider_status="in-progress",
+        at=NOW - timedelta(days=2),
+    )
+    session.flush()
+    if refused:
+        with pytest.raises(DomainError, match="noter l'issue"):
+            force_release(session, debtor_id=debtor.id, actor_id=boss.id, now=NOW)
+        item = session.exec(select(QueueItem).where(QueueItem.debtor_id == debtor.id)).one()
+        assert item.claimed_by_id == agent.id
+    else:
+        assert force_release(session, debtor_id=debtor.id, actor_id=boss.id, now=NOW) == agent.id
+
+
 def test_mark_do_not_call_excludes_the_debtor(session, settings, boss):
     debtor = make_debtor(session)
     make_contact(session, debtor)

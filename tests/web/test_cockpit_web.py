@@ -48,7 +48,7 @@ def _seed(engine):
                 lease_until=utcnow() + timedelta(minutes=10),
             )
         )
-        make_call(session, debtor, agent_id=agent.id)
+        make_call(session, debtor, agent_id=agent.id, provider_status="completed")
         callback = make_callback(session, debtor)
         email = make_email(session, debtor, status=EmailStatus.DEAD, subject="Relance n°2")
         return {
