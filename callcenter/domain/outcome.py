@@ -95,6 +95,7 @@ class OutcomeResult:
     dispute: Dispute | None
     callback: Callback | None
     email: OutboxEmail | None
+    no_recap: str | None = None
 
 
 def _optional_cents(text: str, field_name: str, errors: dict[str, str]) -> int | None:
@@ -543,7 +544,23 @@ def record_outcome(
     )
     refresh_debtors(session, debtor_ids=[debtor_id], now=now, settings=settings)
     session.flush()
-    return OutcomeResult(call, disposition, promise, plan, dispute, callback, outbox)
+    no_recap = None if outbox else why_no_recap(disposition, contact, settings)
+    return OutcomeResult(call, disposition, promise, plan, dispute, callback, outbox, no_recap)
+
+
+def why_no_recap(disposition: Disposition, contact: Contact | None, settings: Settings) -> str:
+    """Why no recap leaves after this outcome, told so the agent knows whether to act
+    (note an address, call back) or whether nothing was due."""
+    template = disposition.recap_template
+    if not template:
+        return "Pas d'e-mail récapitulatif pour cette issue."
+    if template == "attempt" and not settings.mail.recap_on_attempt:
+        return "Pas d'e-mail « nous avons tenté de vous joindre » : envoi désactivé."
+    if contact is None:
+        return "Pas d'e-mail récapitulatif : aucun contact n'est enregistré pour ce débiteur."
+    if not contact.email:
+        return f"Pas d'e-mail récapitulatif : {contact.full_name} n'a pas d'adresse e-mail."
+    return f"Pas d'e-mail récapitulatif : {contact.full_name} a refusé les e-mails."
 
 
 def _queue_recap(

@@ -313,3 +313,24 @@ def test_invoice_not_received_for_many_invoices_fits_the_subject_on_every_databa
     email = session.exec(select(OutboxEmail)).one()
     assert len(email.subject) <= 250
     assert "FA-2026-LONG-REFERENCE-0039" in email.body_text
+
+
+@pytest.mark.parametrize(
+    ("code", "email", "opt_out", "expected"),
+    [
+        ("refusal", "helene@durand.example", False, "Pas d'e-mail récapitulatif pour cette issue."),
+        ("promise", None, False, "Hélène Dupré n'a pas d'adresse e-mail."),
+        ("promise", "helene@durand.example", True, "Hélène Dupré a refusé les e-mails."),
+        ("promise", "helene@durand.example", False, None),
+    ],
+)
+def test_the_agent_is_told_why_no_recap_leaves(session, world, code, email, opt_out, expected):
+    contact = world["contact"]
+    contact.email, contact.email_opt_out = email, opt_out
+    session.flush()
+    form = forms(world)[code]
+    result = _record(session, world, form)
+    if expected is None:
+        assert result.email is not None and result.no_recap is None
+    else:
+        assert result.email is None and result.no_recap.endswith(expected)
