@@ -75,3 +75,14 @@ document.addEventListener("softphone:state", (event) => {
   const field = document.getElementById("call-id");
   if (field && event.detail && event.detail.callId) field.value = event.detail.callId;
 });
+
+// Saving ends the call: an outcome saved while the line is still open (a voicemail
+// playing) hangs up first, so the next debtor never inherits the old call.
+document.addEventListener("htmx:confirm", (event) => {
+  const form = event.detail.elt;
+  const phone = window.Softphone;
+  if (!(form instanceof HTMLFormElement) || form.id !== "outcome" || !phone) return;
+  if (!["dialing", "ringing", "in_call"].includes(phone.state)) return;
+  event.preventDefault();
+  Promise.resolve(phone.hangup()).finally(() => event.detail.issueRequest(true));
+});

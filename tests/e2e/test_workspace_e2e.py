@@ -104,3 +104,36 @@ def test_agent_calls_records_a_promise_and_the_other_agent_gets_another_debtor(
     finally:
         first_context.close()
         second_context.close()
+
+
+def test_saving_the_outcome_of_a_call_still_open_hangs_it_up(
+    app, two_debtors, live_server, browser, make_user
+):
+    """A voicemail is playing and the agent saves « Répondeur » without hanging up: the
+    call ends with the save, so the next debtor starts with a free softphone."""
+    engine = app.extensions["callcenter"].engine
+    context, page = _sign_in(browser, live_server, make_user("agent"))
+    try:
+        page.keyboard.press("n")
+        expect(page.locator(".ws-title")).to_be_visible()
+        phone = page.locator("#softphone")
+        expect(page.locator("#script")).to_be_visible()
+        phone.get_by_role("button", name="Appeler").click()
+        expect(phone.locator("[data-role=status]")).to_have_text("Sonnerie")
+        phone.get_by_role("button", name="Répondeur").click()
+        expect(phone.locator("[data-role=status]")).to_contain_text("Décroché")
+        page.locator("#notes").focus()
+        page.locator("#notes").press("Escape")
+        radio = page.locator('input[name="disposition"][value="voicemail"]')
+        radio.check()
+        page.keyboard.press("Control+Enter")
+        expect(page.locator("#saved")).to_contain_text("Issue enregistrée : Répondeur")
+        with session_scope(engine) as session:
+            call = session.exec(select(Call)).one()
+        assert (call.disposition_code, call.provider_status) == ("voicemail", "completed")
+        page.keyboard.press("n")
+        expect(page.locator("#script")).to_be_visible()
+        expect(phone.locator("[data-role=status]")).to_have_text("Prêt à appeler.")
+        expect(phone.get_by_role("button", name="Appeler")).to_be_enabled()
+    finally:
+        context.close()
