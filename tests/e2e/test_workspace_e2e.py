@@ -114,7 +114,7 @@ def test_saving_the_outcome_of_a_call_still_open_hangs_it_up(
     engine = app.extensions["callcenter"].engine
     context, page = _sign_in(browser, live_server, make_user("agent"))
     try:
-        page.keyboard.press("n")
+        page.get_by_role("button", name="Dossier suivant").click()
         expect(page.locator(".ws-title")).to_be_visible()
         phone = page.locator("#softphone")
         expect(page.locator("#script")).to_be_visible()
@@ -131,7 +131,8 @@ def test_saving_the_outcome_of_a_call_still_open_hangs_it_up(
         with session_scope(engine) as session:
             call = session.exec(select(Call)).one()
         assert (call.disposition_code, call.provider_status) == ("voicemail", "completed")
-        page.keyboard.press("n")
+        expect(page.locator(".htmx-settling, .htmx-swapping")).to_have_count(0)
+        page.locator("#saved #next-account").click()
         expect(page.locator("#script")).to_be_visible()
         expect(phone.locator("[data-role=status]")).to_have_text("Prêt à appeler.")
         expect(phone.get_by_role("button", name="Appeler")).to_be_enabled()
