@@ -366,15 +366,10 @@ def _period(default_days: int = 1) -> tuple[date, date, dict[str, str]]:
     return start, end, errors
 
 
-def utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    """Local midnight of ``start`` to local midnight after ``end``, in UTC."""
-    return clock().utc_bounds(start, end)
-
-
 @bp.get("/agents/<int:agent_id>")
 def agent(agent_id: int):
     start, end, errors = _period()
-    since, until = utc_bounds(start, end)
+    since, until = clock().utc_bounds(start, end)
     activity = agent_activity(db(), agent_id=agent_id, start=since, end=until)
     if activity is None:
         abort(404)

@@ -373,10 +373,6 @@ def _export_period() -> tuple[date, date, dict[str, str]]:
     return start, end, errors
 
 
-def _utc_range(start: date, end: date) -> tuple[datetime, datetime]:
-    return clock().utc_bounds(start, end)
-
-
 def _plain(kind: str, value, zone: ZoneInfo) -> str:
     """A value as text: French dates and decimal comma, statuses in French."""
     if value is None:
@@ -485,7 +481,7 @@ def period_export(kind: str, extension: str):
     if errors:
         return _export_refused(errors)
     engine = read_only(state().engine)
-    since, until = _utc_range(start, end)
+    since, until = clock().utc_bounds(start, end)
     name = f"{kind}-{start.isoformat()}-{end.isoformat()}.{extension}"
     if extension == "csv":
         response = Response(
