@@ -23,6 +23,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -280,6 +281,8 @@ class LadderStep(_Section):
     action: LadderAction
     label: str = Field(min_length=1, max_length=120)
     min_amount_cents: int = Field(default=0, ge=0)
+    attempts: int = Field(default=3, ge=1, le=10)
+    catch_up: bool = False
 
 
 def _steps(*rows: tuple[int, str, str, int]) -> list[LadderStep]:
@@ -324,6 +327,19 @@ class LadderSettings(_Section):
 
     def for_segment(self, segment: str) -> list[LadderStep]:
         return getattr(self, segment) if segment in type(self).model_fields else self.standard
+
+    @model_validator(mode="after")
+    def _one_phone_catch_up_step(self) -> LadderSettings:
+        """An imported back-book enters its ladder at the catch-up step: one, and a call."""
+        for segment in type(self).model_fields:
+            marked = [step for step in getattr(self, segment) if step.catch_up]
+            if len(marked) > 1:
+                raise ValueError(f"[ladder] {segment} : une seule étape de rattrapage (catch_up).")
+            if marked and marked[0].action not in PHONE_ACTIONS:
+                raise ValueError(
+                    f"[ladder] {segment} : l'étape de rattrapage (catch_up) doit être un appel."
+                )
+        return self
 
 
 class Secrets(BaseModel):

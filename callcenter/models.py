@@ -267,6 +267,44 @@ class ScenarioStep(SQLModel, table=True):
     label: str = Field(max_length=120)
     campaign_id: int | None = Field(default=None, foreign_key="campaigns.id")
     condition: str | None = Field(default=None, max_length=200)
+    max_attempts: int = Field(default=3, sa_column_kwargs={"server_default": "3"})
+    catch_up: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+
+
+class CaseStatus(StrEnum):
+    ACTIVE = "active"
+    APPROVAL = "approval"
+    CLOSED = "closed"
+
+
+class DunningCase(SQLModel, table=True):
+    """Where one debtor stands in its dunning process: the step reached, when, and what was done.
+
+    A step's action is done once (email queued, letter recorded, debtor reached or attempts
+    exhausted, approval given); the next step is due ``next_due_at``, counted from that action,
+    so the process follows what was done rather than the invoices' age. The step's offset,
+    action and label are kept here too: an admin's later edit of the ladder applies from the
+    next step on, never retroactively.
+    """
+
+    __tablename__ = "dunning_cases"
+
+    id: int | None = Field(default=None, primary_key=True)
+    debtor_id: int = Field(foreign_key="debtors.id", unique=True)
+    status: str = Field(default=CaseStatus.ACTIVE, max_length=20, index=True)
+    step_id: int | None = None
+    step_offset_days: int = 0
+    step_action: str = Field(max_length=40)
+    step_label: str = Field(max_length=120)
+    reached_at: datetime = timestamp(nullable=False)
+    done_at: datetime | None = timestamp()
+    action_note: str | None = Field(default=None, max_length=200)
+    next_due_at: datetime | None = timestamp()
+    hold_reason: str | None = Field(default=None, max_length=200)
+    entered_by: str = Field(default="calendar", max_length=20)
+    opened_at: datetime = timestamp(nullable=False)
+    closed_at: datetime | None = timestamp()
+    updated_at: datetime = timestamp(nullable=False)
 
 
 HELD_STATE = sa.text("state = 'claimed'")

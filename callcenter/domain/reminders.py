@@ -800,3 +800,101 @@ def queue_ladder_emails(
         report.invoices += len(members)
     session.flush()
     return report
+
+
+def queue_step_email(
+    session: Session,
+    *,
+    debtor_id: int,
+    rung: LadderRung,
+    today: date,
+    now: datetime,
+    settings: Settings,
+) -> OutboxEmail | None:
+    """The email of a process step, for the debtor's workable invoices it concerns.
+
+    A preventive step (on or before the due date) writes about the invoices coming due
+    within its days, a later one about the overdue invoices. None when the debtor has no
+    address to write to (or nothing the step concerns). Idempotent: the same step for the
+    same invoices is queued once.
+    """
+    if rung.action != "email":
+        return None
+    same_ladder = [r for r in load_ladder(session) if r.segment == rung.segment]
+    template = email_rungs(same_ladder).get(rung.rank) or email_rungs([rung])[rung.rank]
+    workable = [
+        invoice
+        for invoice in session.exec(
+            select(Invoice).where(
+                Invoice.debtor_id == debtor_id,
+                Invoice.status == InvoiceStatus.OPEN,
+                Invoice.open_amount_cents > 0,
+                sa.not_(Invoice.disputed),
+                sa.or_(col(Invoice.paused_until).is_(None), Invoice.paused_until <= today),
+            )
+        ).all()
+    ]
+    if rung.offset_days <= 0:
+        concerned = [
+            v for v in workable if today <= v.due_date <= today + timedelta(days=-rung.offset_days)
+        ]
+    else:
+        concerned = [v for v in workable if v.due_date < today]
+    concerned = sorted(concerned or workable, key=lambda v: (v.due_date, v.number))
+    if not concerned:
+        return None
+    recipient = choose_recipients(session, [debtor_id]).get(debtor_id)
+    if recipient is None:
+        return None
+    debtor = session.get(Debtor, debtor_id)
+    signer = _signers(session, [debtor.owner_id], settings)[debtor.owner_id]
+    key = ladder_key(debtor_id, template, [v.id for v in concerned])
+    existing = session.exec(select(OutboxEmail).where(OutboxEmail.idempotency_key == key)).first()
+    if existing is not None:
+        return existing
+    previous = max((v.last_reminder_at for v in concerned if v.last_reminder_at), default=None)
+    context = _context(
+        template.template,
+        settings=settings,
+        debtor=debtor,
+        recipient=recipient,
+        signer=signer,
+        invoices=concerned,
+        total=money(sum(v.open_amount_cents for v in concerned)),
+        due_date=day(min(v.due_date for v in concerned)),
+        previous_reminder_date=day(previous, ZoneInfo(settings.app.timezone)) if previous else "",
+    )
+    email = _enqueue(
+        session,
+        key=key,
+        context=context,
+        recipient=recipient,
+        signer=signer,
+        debtor_id=debtor_id,
+        settings=settings,
+        now=now,
+    )
+    session.execute(
+        sa.update(Invoice)
+        .where(col(Invoice.id).in_([v.id for v in concerned]))
+        .values(
+            reminder_count=Invoice.reminder_count + 1,
+            last_reminder_at=now,
+            dunning_stage=rung.stage,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    record_event(
+        session,
+        type="ladder.email_queued",
+        debtor_id=debtor_id,
+        payload={
+            "email_id": email.id,
+            "step": template.code,
+            "template": template.template,
+            "invoices": [v.number for v in concerned],
+        },
+        at=now,
+    )
+    return email

@@ -1,21 +1,22 @@
-"""Jobs writing follow-up emails to the outbox: commitment reminders and ladder emails."""
+"""Follow-up jobs: commitment reminders, and the dunning process (its emails and letters)."""
 
 from __future__ import annotations
 
 import logging
 
 from callcenter.db import read_only, session_scope
-from callcenter.domain.reminders import (
-    LadderReport,
-    ladder_candidate_debtors,
-    queue_commitment_reminders,
-    queue_ladder_emails,
+from callcenter.domain.process import (
+    ProcessReport,
+    advance_debtors,
+    debtors_in_process_scope,
+    process_rungs,
 )
+from callcenter.domain.reminders import queue_commitment_reminders
 from callcenter.jobs.context import JobContext
 
 log = logging.getLogger("callcenter.scheduler")
 
-LADDER_CHUNK = 500
+PROCESS_CHUNK = 500
 
 
 def promise_reminders_job(context: JobContext) -> None:
@@ -32,35 +33,40 @@ def promise_reminders_job(context: JobContext) -> None:
         )
 
 
-def ladder_emails_job(context: JobContext, *, chunk: int = LADDER_CHUNK) -> LadderReport:
-    """Enqueue the ladder's emails owed today, a chunk of debtors per transaction.
+def dunning_process_job(context: JobContext, *, chunk: int = PROCESS_CHUNK) -> ProcessReport:
+    """Walk every debtor's dunning process: steps reached, emails and letters, proposals.
 
-    The candidates are selected in one read-only query; each chunk re-checks its own
-    debtors inside its transaction, so an invoice paid meanwhile is not reminded.
+    The debtors are listed in one read-only query; each chunk is walked in its own
+    transaction, its debtors locked, so a payment or an outcome meanwhile is seen.
     """
-    today = context.today()
+    today, now = context.today(), context.now()
     with session_scope(read_only(context.engine)) as session:
-        debtor_ids = ladder_candidate_debtors(session, today=today, settings=context.settings)
-    total = LadderReport()
+        rungs = process_rungs(session, context.settings)
+        horizon = max([0, *(-r.offset_days for r in rungs)])
+        debtor_ids = debtors_in_process_scope(session, today=today, horizon_days=horizon)
+    total = ProcessReport()
     for start in range(0, len(debtor_ids), chunk):
         with session_scope(context.engine) as session:
-            report = queue_ladder_emails(
-                session,
-                today=today,
-                now=context.now(),
-                settings=context.settings,
-                debtor_ids=debtor_ids[start : start + chunk],
+            total.add(
+                advance_debtors(
+                    session,
+                    debtor_ids=debtor_ids[start : start + chunk],
+                    now=now,
+                    today=today,
+                    settings=context.settings,
+                )
             )
-        total.emails += report.emails
-        total.invoices += report.invoices
-        total.no_recipient += report.no_recipient
-        total.capped += report.capped
-    if total.emails or total.no_recipient or total.capped:
+    if total.opened or total.moved or total.done or total.closed:
         log.info(
-            "relances e-mail : %s courriels (%s factures), %s sans destinataire, %s au plafond",
+            "processus de relance : %s ouverts (%s en rattrapage), %s étapes atteintes, "
+            "%s faites (%s e-mails, %s lettres), %s à valider, %s clos",
+            total.opened,
+            total.caught_up,
+            total.moved,
+            total.done,
             total.emails,
-            total.invoices,
-            total.no_recipient,
-            total.capped,
+            total.letters,
+            total.proposed,
+            total.closed,
         )
     return total

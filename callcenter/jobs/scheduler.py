@@ -22,6 +22,7 @@ from callcenter.config import Settings
 from callcenter.db import session_scope
 from callcenter.domain.calls import expire_wrap_ups
 from callcenter.domain.outbox import DeliveryPolicy
+from callcenter.domain.process import in_office_hours
 from callcenter.domain.promises import debtors_with_open_commitments, refresh_commitments
 from callcenter.jobs.context import JobContext, RecordingDeleter, keep_provider_recording
 from callcenter.jobs.leader import LeaderLock
@@ -32,7 +33,7 @@ from callcenter.jobs.maintenance import (
 )
 from callcenter.jobs.outbox import deliver_outbox
 from callcenter.jobs.recordings import recording_objections_job
-from callcenter.jobs.reminders import ladder_emails_job, promise_reminders_job
+from callcenter.jobs.reminders import dunning_process_job, promise_reminders_job
 from callcenter.jobs.transcription import transcription_job
 
 log = logging.getLogger("callcenter.scheduler")
@@ -47,7 +48,7 @@ __all__ = [
     "evaluate_promises_job",
     "import_upload_purge_job",
     "keep_provider_recording",
-    "ladder_emails_job",
+    "dunning_process_job",
     "promise_reminders_job",
     "queue_refresh_job",
     "recording_purge_job",
@@ -112,17 +113,12 @@ class ScheduledJob:
     run_at_start: bool = False
 
 
-OFFICE_HOURS = (8, 19)
-
-
 def office_hours_only(job: Callable[[JobContext], None]) -> Callable[[JobContext], None]:
     """Emails to debtors leave on weekdays during office hours only, even when the scheduler
     (re)starts at night and runs its jobs at once."""
 
     def run(context: JobContext) -> None:
-        assert context.clock is not None
-        local = context.clock.local_now()
-        if local.weekday() < 5 and OFFICE_HOURS[0] <= local.hour < OFFICE_HOURS[1]:
+        if in_office_hours(context.now(), context.settings):
             job(context)
 
     run.__name__ = job.__name__
@@ -161,12 +157,7 @@ def default_jobs(settings: Settings) -> list[ScheduledJob]:
             CronTrigger(hour=8, minute=0, timezone=zone),
             True,
         ),
-        ScheduledJob(
-            "ladder_emails",
-            office_hours_only(ladder_emails_job),
-            CronTrigger(day_of_week="mon-fri", hour=8, minute=30, timezone=zone),
-            True,
-        ),
+        ScheduledJob("dunning_process", dunning_process_job, IntervalTrigger(minutes=10), True),
         ScheduledJob("queue_refresh", queue_refresh_job, IntervalTrigger(minutes=10), True),
         ScheduledJob("expire_wrap_ups", expire_wrap_ups_job, IntervalTrigger(seconds=30), True),
         ScheduledJob(

@@ -177,10 +177,6 @@ EXCLUSION_CASES = {
         lambda s: base(s, days_overdue=20, segment="key_account"),
         "Étape « 2e e-mail de relance » : pas d'appel à ce stade",
     ),
-    "stage_letter": (
-        lambda s: base(s, days_overdue=40),
-        "Étape « Lettre de relance » : pas d'appel à ce stade",
-    ),
     "stage_none_far_future": (
         lambda s: (
             d := base(s, days_overdue=None),
@@ -292,10 +288,30 @@ STAGE_CASES = {
     "key_account_coming_due": ("key_account", 3, 10_000, "J-3 Appel préventif", "appel_preventif"),
     "due_today": ("small", 0, 900_000, "J-3 Appel préventif (grosse facture)", "appel_preventif"),
     "first_call": ("standard", -15, 10_000, "J+15 1er appel", "relance_telephone"),
-    "second_call": ("standard", -25, 10_000, "J+25 2e appel", "relance_telephone"),
+    # Older debt with no history enters at the catch-up step (the first call), never at a
+    # later call, a letter, a formal notice or litigation that nothing led to.
+    "second_call_day_enters_at_first_call": (
+        "standard",
+        -25,
+        10_000,
+        "J+15 1er appel",
+        "relance_telephone",
+    ),
     "key_account_first_call": ("key_account", -25, 10_000, "J+25 1er appel", "relance_telephone"),
-    "formal_notice": ("standard", -50, 10_000, "J+45 Mise en demeure", None),
-    "litigation": ("standard", -61, 10_000, "J+60 Transmission au contentieux", None),
+    "letter_day_enters_at_first_call": (
+        "standard",
+        -40,
+        10_000,
+        "J+15 1er appel",
+        "relance_telephone",
+    ),
+    "litigation_day_enters_at_first_call": (
+        "standard",
+        -400,
+        10_000,
+        "J+15 1er appel",
+        "relance_telephone",
+    ),
 }
 
 
@@ -310,12 +326,14 @@ def test_stage_and_campaign(session, settings, case):
     assert (campaign.code if campaign else None) == campaign_code
 
 
-def test_preventive_call_when_overdue_only_at_email_stage(session, settings):
+def test_a_late_debtor_walks_its_ladder_even_with_a_large_invoice_coming_due(session, settings):
+    """One case per debtor: already at the first reminder email for the late invoice, it is
+    not sent back to the preventive call of the next one."""
     debtor = base(session, days_overdue=3)
     make_invoice(session, debtor, due_date=TODAY + timedelta(days=1), amount_cents=700_000)
     item = refreshed(session, debtor, settings)
-    assert item.stage == "J-3 Appel préventif (grosse facture)"
-    assert item.state == QueueState.READY
+    assert item.stage == "J+1 1er e-mail de relance"
+    assert item.state == QueueState.EXCLUDED
 
 
 def test_disputed_and_paused_invoices_do_not_set_the_stage(session, settings):

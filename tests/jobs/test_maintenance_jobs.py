@@ -45,7 +45,7 @@ def test_every_job_is_registered(settings):
         "deliver_outbox",
         "evaluate_promises",
         "promise_reminders",
-        "ladder_emails",
+        "dunning_process",
         "queue_refresh",
         "expire_wrap_ups",
         "recording_objections",

@@ -11,10 +11,10 @@ from sqlmodel import select
 from callcenter.clock import Clock
 from callcenter.db import session_scope
 from callcenter.formatting import day, money
-from callcenter.jobs.reminders import ladder_emails_job, promise_reminders_job
+from callcenter.jobs.reminders import dunning_process_job, promise_reminders_job
 from callcenter.jobs.scheduler import JobContext
 from callcenter.models import (
-    EmailStatus,
+    DunningCase,
     Event,
     Instalment,
     Invoice,
@@ -24,10 +24,8 @@ from callcenter.models import (
 )
 from tests.conftest import TEST_NOW, TEST_TODAY, TEST_ZONE, make_settings
 from tests.factories import (
-    make_call,
     make_contact,
     make_debtor,
-    make_email,
     make_invoice,
     make_promise,
     make_user,
@@ -170,28 +168,25 @@ def invoice_at(session, debtor, days_after_due: int, **fields):
     return make_invoice(session, debtor, due_date=TODAY - timedelta(days=days_after_due), **fields)
 
 
-def test_ladder_sends_each_rung_once_grouped_per_debtor(engine, settings):
+def test_the_process_sends_a_step_email_once_for_the_invoices_it_concerns(engine, settings):
     with session_scope(engine) as session:
         debtor = ladder_debtor(session)
-        before = invoice_at(session, debtor, -10, number="PRE-1", amount_cents=50_000)
+        invoice_at(session, debtor, -10, number="PRE-1", amount_cents=50_000)
         late = [invoice_at(session, debtor, 1, number=f"LATE-{n}") for n in (1, 2)]
-        at_call = invoice_at(session, debtor, 20, number="CALL-1")
         invoice_at(session, debtor, 1, number="DISPUTED", disputed=True)
         invoice_at(session, debtor, 1, number="PAUSED", paused_until=TODAY + timedelta(days=5))
         invoice_at(session, debtor, 1, number="PAID", status="paid", open_amount_cents=0)
         far = invoice_at(session, debtor, -20, number="FAR-1")
-        ids = {"pre": before.id, "late": [i.id for i in late], "call": at_call.id, "far": far.id}
+        ids = {"late": [i.id for i in late], "far": far.id}
         debtor_id = debtor.id
     context = context_for(engine, settings)
-    first = ladder_emails_job(context)
-    second = ladder_emails_job(context)
-    assert (first.emails, first.invoices, second.emails) == (2, 3, 0)
-    emails = outbox(engine)
-    assert [e.template for e in emails] == ["ladder_preventive", "ladder_reminder_1"]
-    preventive, reminder = emails
-    assert "PRE-1" in preventive.body_text and "LATE-1" not in preventive.body_text
+    first = dunning_process_job(context)
+    second = dunning_process_job(context)
+    assert (first.opened, first.emails, second.emails) == (1, 1, 0)
+    (reminder,) = outbox(engine)
+    assert reminder.template == "ladder_reminder_1"
     assert "LATE-1" in reminder.body_text and "LATE-2" in reminder.body_text
-    for absent in ("DISPUTED", "PAUSED", "PAID", "CALL-1"):
+    for absent in ("PRE-1", "DISPUTED", "PAUSED", "PAID", "FAR-1"):
         assert absent not in reminder.body_text
     assert reminder.idempotency_key == (
         f"ladder:{debtor_id}:J+1:{','.join(str(i) for i in sorted(ids['late']))}"
@@ -201,20 +196,16 @@ def test_ladder_sends_each_rung_once_grouped_per_debtor(engine, settings):
         events = session.exec(select(Event).where(Event.type == "ladder.email_queued")).all()
     assert marked[ids["late"][0]].dunning_stage == "J+1 1er e-mail de relance"
     assert marked[ids["late"][0]].reminder_count == 1
-    assert marked[ids["late"][0]].last_reminder_at is not None
-    assert marked[ids["pre"]].dunning_stage.startswith("J-10")
-    assert marked[ids["call"]].reminder_count == 0 and marked[ids["far"]].reminder_count == 0
-    assert len(events) == 2
+    assert marked[ids["far"]].reminder_count == 0
+    assert len(events) == 1
 
 
-def test_ladder_moves_to_the_second_reminder_and_catches_up_missed_days(engine, settings):
+def test_the_second_reminder_comes_after_the_delay_counted_from_the_first(engine, settings):
     with session_scope(engine) as session:
         debtor = ladder_debtor(session)
         invoice_at(session, debtor, 4, number="MISSED")
-    ladder_emails_job(context_for(engine, settings))
-    ladder_emails_job(context_for(engine, settings, day=TODAY + timedelta(days=2)))
-    ladder_emails_job(context_for(engine, settings, day=TODAY + timedelta(days=4)))
-    ladder_emails_job(context_for(engine, settings, day=TODAY + timedelta(days=5)))
+    for later in (0, 2, 6, 7):
+        dunning_process_job(context_for(engine, settings, day=TODAY + timedelta(days=later)))
     emails = outbox(engine)
     assert [e.template for e in emails] == ["ladder_reminder_1", "ladder_reminder_2"]
     assert "Malgré notre précédent message du" in emails[1].body_text
@@ -223,7 +214,7 @@ def test_ladder_moves_to_the_second_reminder_and_catches_up_missed_days(engine, 
     assert invoice.reminder_count == 2 and invoice.dunning_stage.startswith("J+8")
 
 
-def test_ladder_skips_do_not_call_insolvent_and_opted_out_debtors(engine, settings):
+def test_the_process_writes_to_no_opposed_insolvent_or_opted_out_debtor(engine, settings):
     with session_scope(engine) as session:
         for fields in ({"do_not_call": True}, {"insolvency_status": "redressement"}):
             invoice_at(session, ladder_debtor(session, **fields), 1)
@@ -233,49 +224,23 @@ def test_ladder_skips_do_not_call_insolvent_and_opted_out_debtors(engine, settin
         ok = ladder_debtor(session, segment="key_account")
         invoice_at(session, ok, 1, number="KEY-1")
         opted_id = opted_invoice.id
-    report = ladder_emails_job(context_for(engine, settings))
-    assert (report.emails, report.no_recipient) == (1, 1)
+    report = dunning_process_job(context_for(engine, settings))
+    assert report.emails == 1
     assert "KEY-1" in outbox(engine)[0].body_text
     with session_scope(engine) as session:
         assert session.get(Invoice, opted_id).reminder_count == 0
+        notes = {c.action_note for c in session.exec(select(DunningCase)).all()}
+    assert "aucune adresse e-mail : étape passée" in notes
+    assert "opposition enregistrée : aucun e-mail" in notes
 
 
-def test_cross_channel_cap_holds_back_ladder_emails(engine, tmp_path, database_url):
-    capped = make_settings(
-        tmp_path,
-        database_url,
-        queue={"cap_across_channels": True, "max_attempts_per_week": 2},
-    )
-    with session_scope(engine) as session:
-        busy = ladder_debtor(session)
-        for days in (2, 3):
-            make_call(session, busy, at=days_ago(days))
-        invoice_at(session, busy, 1, number="BUSY")
-        recent = ladder_debtor(session)
-        make_email(session, recent, status=EmailStatus.SENT, sent_at=TEST_NOW)
-        invoice_at(session, recent, 1, number="RECENT")
-        two_rungs = ladder_debtor(session)
-        invoice_at(session, two_rungs, -10, number="TWO-PRE")
-        invoice_at(session, two_rungs, 9, number="TWO-LATE")
-        old_call = ladder_debtor(session)
-        make_call(session, old_call, at=days_ago(8))
-        invoice_at(session, old_call, 1, number="OLD")
-    report = ladder_emails_job(context_for(engine, capped))
-    sent = {e.template: e.body_text for e in outbox(engine) if e.template.startswith("ladder")}
-    texts = " ".join(sent.values())
-    assert report.capped == 2
-    assert "BUSY" not in texts and "RECENT" not in texts
-    assert "TWO-LATE" in texts and "TWO-PRE" not in texts, "une seule relance par passage"
-    assert "OLD" in texts
-
-
-def test_ladder_candidates_are_selected_in_sql_for_many_debtors(engine, settings):
+def test_the_process_walks_many_debtors_in_chunks(engine, settings):
     with session_scope(engine) as session:
         for n in range(30):
             debtor = ladder_debtor(session)
             invoice_at(session, debtor, 1 if n % 2 else 30)
-    report = ladder_emails_job(context_for(engine, settings), chunk=7)
-    assert report.emails == 15
+    report = dunning_process_job(context_for(engine, settings), chunk=7)
+    assert (report.opened, report.emails, report.caught_up) == (30, 15, 15)
     with engine.connect() as connection:
         keys = connection.execute(
             sa.text("SELECT count(DISTINCT idempotency_key) FROM outbox_emails")

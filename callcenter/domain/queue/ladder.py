@@ -2,8 +2,7 @@
 
 The settings (``[ladder]`` of config.toml) are written into the tables by ``sync_ladder``;
 the queue then reads the tables, so an admin can later edit a ladder in the database.
-A debtor's stage is the latest rung reached by its oldest overdue, undisputed, unpaused
-open invoice or, failing a phone rung there, the preventive call of an invoice coming due.
+Where each debtor stands on its ladder is kept by the dunning process (``domain/process.py``).
 """
 
 from __future__ import annotations
@@ -42,15 +41,27 @@ class LadderRung:
     min_amount_cents: int
     campaign_id: int | None
     campaign_paused: bool = False
+    step_id: int | None = None
+    max_attempts: int = 3
+    catch_up: bool = False
 
     @property
     def is_phone(self) -> bool:
         return self.action in PHONE_ACTIONS
 
     @property
+    def position(self) -> tuple[int, bool, str]:
+        """Order of the rungs of one ladder: by day, a call after the other actions."""
+        return rung_position(self.offset_days, self.action)
+
+    @property
     def stage(self) -> str:
         """The stage name stored on the queue row (at most 40 characters)."""
         return f"J{self.offset_days:+d} {self.label}"[:40]
+
+
+def rung_position(offset_days: int, action: str) -> tuple[int, bool, str]:
+    return (offset_days, action in PHONE_ACTIONS, action)
 
 
 def _condition(min_amount_cents: int) -> str | None:
@@ -105,6 +116,8 @@ def sync_ladder(session: Session, *, settings: Settings) -> None:
             step.label = wanted.label
             step.campaign_id = campaigns.get(wanted.action)
             step.condition = _condition(wanted.min_amount_cents)
+            step.max_attempts = wanted.attempts
+            step.catch_up = wanted.catch_up
             session.add(step)
         for stale in existing.values():
             session.delete(stale)
@@ -119,9 +132,7 @@ def load_ladder(session: Session) -> list[LadderRung]:
         )
     ).all()
     paused = set(session.exec(select(Campaign.id).where(Campaign.paused)).all())
-    ordered = sorted(
-        rows, key=lambda r: (r[1], r[0].offset_days, r[0].action in PHONE_ACTIONS, r[0].action)
-    )
+    ordered = sorted(rows, key=lambda r: (r[1], *rung_position(r[0].offset_days, r[0].action)))
     return [
         LadderRung(
             rank=rank,
@@ -132,6 +143,9 @@ def load_ladder(session: Session) -> list[LadderRung]:
             min_amount_cents=_min_amount(step.condition),
             campaign_id=step.campaign_id,
             campaign_paused=step.campaign_id in paused,
+            step_id=step.id,
+            max_attempts=step.max_attempts,
+            catch_up=step.catch_up,
         )
         for rank, (step, segment) in enumerate(ordered, start=1)
     ]
@@ -140,43 +154,6 @@ def load_ladder(session: Session) -> list[LadderRung]:
 def ladder_segment(segment: str, rungs: list[LadderRung]) -> str:
     """The ladder a debtor follows: its own segment's, or the standard one."""
     return segment if any(r.segment == segment for r in rungs) else DEFAULT_SEGMENT
-
-
-def stage_for(
-    rungs: list[LadderRung],
-    *,
-    segment: str,
-    overdue_days: int | None,
-    overdue_cents: int,
-    coming_due: list[tuple[int, int]],
-) -> LadderRung | None:
-    """The debtor's stage (reference rule, mirrored in SQL by the refresh).
-
-    ``overdue_days``: days since the oldest workable overdue invoice fell due;
-    ``coming_due``: (days to due date, open amount) of each workable invoice not yet overdue.
-    """
-    own = [r for r in rungs if r.segment == ladder_segment(segment, rungs)]
-    overdue = None
-    if overdue_days is not None:
-        reached = [
-            r for r in own if r.offset_days <= overdue_days and overdue_cents >= r.min_amount_cents
-        ]
-        overdue = max(reached, key=lambda r: r.rank, default=None)
-    preventive = None
-    for days_to_due, amount in coming_due:
-        for r in own:
-            applies = r.offset_days <= 0 and -days_to_due >= r.offset_days
-            if (
-                applies
-                and amount >= r.min_amount_cents
-                and (preventive is None or r.rank > preventive.rank)
-            ):
-                preventive = r
-    if overdue is not None and overdue.is_phone:
-        return overdue
-    if preventive is not None and preventive.is_phone:
-        return preventive
-    return overdue or preventive
 
 
 LADDER_ACTION_LABELS = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -126,12 +127,13 @@ def _text(
             int(r.campaign_paused),
             _js(r.label),
             r.stage,
+            r.step_id or 0,
         )
         for r in rungs
     ]
     steps = _values(
         "steps",
-        ["rnk", "seg", "off", "min_cents", "phone", "campaign", "paused", "label", "stage"],
+        ["rnk", "seg", "off", "min_cents", "phone", "campaign", "paused", "label", "stage", "sid"],
         steps_rows,
         params,
     )
@@ -143,8 +145,6 @@ def _text(
     params.update({f"seg_{i}": s for i, s in enumerate(segments)})
     seg_list = ", ".join(f":seg_{i}" for i in range(len(segments)))
     params["default_segment"] = DEFAULT_SEGMENT
-    horizon = -min((r.offset_days for r in rungs), default=0)
-    params["horizon"] = max(horizon, 0)
 
     def only(column: str) -> str:
         return f"AND {d.in_ids(column)}" if subset else ""
@@ -257,9 +257,10 @@ def _text(
             """CASE WHEN f.open_count = 0 THEN :x_nothing
                 WHEN f.workable_count = 0 THEN :x_blocked
                 WHEN f.callback_due = 1 THEN ''
+                WHEN f.hold_reason IS NOT NULL THEN '"' || HOLD || '",'
                 WHEN st.rnk IS NULL THEN :x_nostage
                 WHEN st.phone = 0 THEN :x_stage_a || st.label || :x_stage_b
-                ELSE '' END""",
+                ELSE '' END""".replace("HOLD", _esc("f.hold_reason")),
             "CASE WHEN st.paused = 1 THEN :x_paused ELSE '' END",
             "CASE WHEN f.has_phone = 0 THEN :x_nophone ELSE '' END",
             "CASE WHEN f.callback_later = 1 AND f.callback_due = 0 THEN :x_later ELSE '' END",
@@ -289,22 +290,9 @@ inv AS (
     WHERE i.status = 'open' AND i.open_amount_cents > 0 {only("i.debtor_id")}
     GROUP BY i.debtor_id
 ),
-ov AS (
-    SELECT a.debtor_id, MAX(s.rnk) AS rnk
-    FROM inv a JOIN target t ON t.id = a.debtor_id JOIN steps s ON s.seg = t.ladder
-    WHERE a.oldest_due IS NOT NULL AND s.off <= {d.days(today, "a.oldest_due")}
-      AND a.overdue_cents >= s.min_cents
-    GROUP BY a.debtor_id
-),
-pv AS (
-    SELECT i.debtor_id, MAX(s.rnk) AS rnk
-    FROM invoices i JOIN target t ON t.id = i.debtor_id
-         JOIN steps s ON s.seg = t.ladder AND s.off <= 0
-    WHERE i.status = 'open' AND i.open_amount_cents > 0 AND {workable}
-      AND i.due_date >= {today} AND {d.days("i.due_date", today)} <= :horizon
-      AND {d.days(today, "i.due_date")} >= s.off AND i.open_amount_cents >= s.min_cents
-      {only("i.debtor_id")}
-    GROUP BY i.debtor_id
+cases AS (
+    SELECT dc.debtor_id, dc.step_id, dc.hold_reason FROM dunning_cases dc
+    WHERE dc.status <> 'closed' {only("dc.debtor_id")}
 ),
 attempts AS (
     SELECT c.debtor_id, c.created_at AS at, 1 AS is_call,
@@ -360,13 +348,11 @@ f AS (
            COALESCE(c.due, 0) AS callback_due,
            COALESCE(c.later, 0) AS callback_later,
            CASE WHEN ph.debtor_id IS NULL THEN 0 ELSE 1 END AS has_phone,
-           CASE WHEN os.phone = 1 THEN ov.rnk WHEN ps.phone = 1 THEN pv.rnk
-                ELSE COALESCE(ov.rnk, pv.rnk) END AS stage_rank
+           cs.rnk AS stage_rank, dc.hold_reason
     FROM target t
     LEFT JOIN zones z ON z.tz = t.time_zone
     LEFT JOIN inv a ON a.debtor_id = t.id
-    LEFT JOIN ov ON ov.debtor_id = t.id LEFT JOIN steps os ON os.rnk = ov.rnk
-    LEFT JOIN pv ON pv.debtor_id = t.id LEFT JOIN steps ps ON ps.rnk = pv.rnk
+    LEFT JOIN cases dc ON dc.debtor_id = t.id LEFT JOIN steps cs ON cs.sid = dc.step_id
     LEFT JOIN att x ON x.debtor_id = t.id
     LEFT JOIN prom pr ON pr.debtor_id = t.id
     LEFT JOIN cb c ON c.debtor_id = t.id
@@ -485,6 +471,24 @@ def _run(session: Session, ids: list[int] | None, now: datetime, settings: Setti
     return result.rowcount or 0
 
 
+def _today(now: datetime, settings: Settings):
+    return now.astimezone(ZoneInfo(settings.app.timezone)).date()
+
+
+def _advance(session: Session, ids: list[int] | None, now: datetime, settings: Settings) -> None:
+    """The process walks first: the queue shows the step each debtor has reached."""
+    from callcenter.domain.process import (
+        advance_all,
+        advance_debtors,
+    )  # the process reads the ladder
+
+    today = _today(now, settings)
+    if ids is None:
+        advance_all(session, now=now, today=today, settings=settings)
+    else:
+        advance_debtors(session, debtor_ids=ids, now=now, today=today, settings=settings)
+
+
 def refresh_debtors(
     session: Session, *, debtor_ids: list[int] | set[int], now: datetime, settings: Settings
 ) -> int:
@@ -492,13 +496,15 @@ def refresh_debtors(
     ids = sorted({int(i) for i in debtor_ids})
     if not ids:
         return 0
+    _advance(session, ids, now, settings)
     count = _run(session, ids, now, settings)
     session.flush()
     return count
 
 
 def refresh_all(session: Session, *, now: datetime, settings: Settings) -> RefreshReport:
-    """Recompute every debtor's queue row in one statement."""
+    """Walk every debtor's dunning process, then recompute every queue row in one statement."""
+    _advance(session, None, now, settings)
     count = _run(session, None, now, settings)
     session.flush()
     ready, excluded = session.execute(

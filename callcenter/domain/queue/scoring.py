@@ -19,14 +19,16 @@ from sqlmodel import Session, select
 from callcenter.config import Settings
 from callcenter.domain.errors import DomainError
 from callcenter.domain.queue import eligibility as el
-from callcenter.domain.queue.ladder import SEGMENT_LABELS, LadderRung, load_ladder, stage_for
+from callcenter.domain.queue.ladder import SEGMENT_LABELS, LadderRung, load_ladder
 from callcenter.domain.queue.overrides import effective_settings
 from callcenter.models import (
     Call,
     Callback,
     CallbackStatus,
+    CaseStatus,
     Contact,
     Debtor,
+    DunningCase,
     EmailStatus,
     Invoice,
     InvoiceStatus,
@@ -108,6 +110,8 @@ class DebtorFacts:
     promise_due_today: bool = False
     callback_due: bool = False
     callback_later: bool = False
+    step_id: int | None = None
+    hold_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,9 @@ def exclusions_for(
     elif facts.workable_count == 0:
         out.append(el.ALL_BLOCKED)
     elif not facts.callback_due:
-        if stage is None:
+        if facts.hold_reason:
+            out.append(facts.hold_reason)
+        elif stage is None:
             out.append(el.NO_STAGE)
         elif not stage.is_phone:
             out.append(el.NOT_PHONE_STAGE.format(label=stage.label))
@@ -297,6 +303,13 @@ def load_facts(session: Session, *, debtor_id: int, moments: Moments, settings: 
     ).all()
     facts.callback_due = any(c.due_at <= moments.now for c in callbacks)
     facts.callback_later = any(c.due_at > moments.now for c in callbacks)
+    case = session.exec(
+        select(DunningCase).where(
+            DunningCase.debtor_id == debtor_id, DunningCase.status != CaseStatus.CLOSED
+        )
+    ).first()
+    if case is not None:
+        facts.step_id, facts.hold_reason = case.step_id, case.hold_reason
     return facts
 
 
@@ -304,14 +317,7 @@ def explain_facts(
     facts: DebtorFacts, *, rungs: list[LadderRung], moments: Moments, settings: Settings
 ) -> Explanation:
     """Score, reasons, stage and exclusions of one debtor from its facts."""
-    overdue_days = (moments.today - facts.oldest_due).days if facts.oldest_due else None
-    stage = stage_for(
-        rungs,
-        segment=facts.segment,
-        overdue_days=overdue_days,
-        overdue_cents=facts.overdue_cents,
-        coming_due=facts.coming_due,
-    )
+    stage = next((r for r in rungs if facts.step_id and r.step_id == facts.step_id), None)
     window = el.calling_window(facts.time_zone, moments.now, settings.queue)
     reasons = reasons_for(facts, moments, settings)
     return Explanation(

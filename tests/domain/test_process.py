@@ -1,0 +1,352 @@
+"""The dunning process walked step by step with a controlled clock (issue #16).
+
+One debtor goes through the whole standard ladder: preventive email, reminders, calls not
+answered, a call reached with a promise (suspension), the promise broken (back to a call),
+a payment plan, an instalment missed, the letter, the formal notice proposed then approved,
+litigation approved. Each step asserts the case, the action done and the queue row.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from callcenter.domain.errors import DomainError
+from callcenter.domain.process import advance_debtors, approve_steps, send_back_to_calls
+from callcenter.domain.promises import refresh_commitments
+from callcenter.domain.queue import refresh_debtors, sync_ladder
+from callcenter.domain.queue.eligibility import calling_window
+from callcenter.models import (
+    CaseStatus,
+    DunningCase,
+    Event,
+    Instalment,
+    OutboxEmail,
+    PaymentPlan,
+    PromiseInvoice,
+    QueueItem,
+    QueueState,
+)
+from tests.conftest import make_settings
+from tests.domain.queue_helpers import NOW, TODAY, refreshed
+from tests.factories import make_call, make_contact, make_debtor, make_invoice, make_promise
+
+
+class Walk:
+    """A debtor and a clock that moves forward; each ``at`` refreshes the debtor."""
+
+    def __init__(self, session, settings, debtor) -> None:
+        self.session, self.settings, self.debtor = session, settings, debtor
+        self.now = NOW
+
+    def at(self, now: datetime) -> QueueItem:
+        self.now = now
+        item = refreshed(self.session, self.debtor, self.settings, now=now)
+        self.session.refresh(self.case)
+        return item
+
+    def later(self, **delta) -> QueueItem:
+        return self.at(self.now + timedelta(**delta))
+
+    def next_calling_time(self) -> QueueItem:
+        """Calls are placed in the calling window only (no weekend, no holiday)."""
+        window = calling_window(self.debtor.time_zone, self.now, self.settings.queue)
+        return self.at(self.now if window.open else window.reopens_at)
+
+    @property
+    def case(self) -> DunningCase:
+        return self.session.exec(
+            select(DunningCase).where(DunningCase.debtor_id == self.debtor.id)
+        ).one()
+
+    def emails(self) -> list[str]:
+        rows = self.session.exec(
+            select(OutboxEmail)
+            .where(OutboxEmail.debtor_id == self.debtor.id)
+            .order_by(OutboxEmail.id)
+        ).all()
+        return [row.template for row in rows]
+
+    def calls(self, count: int, *, reached: bool = False) -> None:
+        for minute in range(count):
+            at = self.now + timedelta(minutes=minute + 1)
+            make_call(
+                self.session,
+                self.debtor,
+                at=at,
+                answered_at=at if reached else None,
+                answered_by="human" if reached else None,
+            )
+        self.now += timedelta(minutes=count + 1)
+
+    def events(self, type_: str) -> list[Event]:
+        return self.session.exec(
+            select(Event).where(Event.debtor_id == self.debtor.id, Event.type == type_)
+        ).all()
+
+
+def test_one_debtor_walks_the_whole_ladder(session, settings):
+    debtor = make_debtor(session)
+    make_contact(session, debtor)
+    invoice = make_invoice(
+        session, debtor, due_date=TODAY + timedelta(days=10), amount_cents=120_000
+    )
+    walk = Walk(session, settings, debtor)
+
+    # J-10: the preventive email leaves at once (office hours), the step is done.
+    item = walk.at(NOW)
+    assert (walk.case.step_label, walk.case.entered_by) == (
+        "E-mail préventif : tout est-il en ordre ?",
+        "calendar",
+    )
+    assert walk.case.done_at == NOW and walk.emails() == ["ladder_preventive"]
+    assert item.state == QueueState.EXCLUDED
+    # the J-3 call is for invoices of 5 000 € or more: the next step is the J+1 email,
+    # 11 days after the preventive one; a day earlier nothing moves.
+    walk.later(days=10)
+    assert walk.case.step_label == "E-mail préventif : tout est-il en ordre ?"
+    walk.later(days=1)
+    assert walk.case.step_label == "1er e-mail de relance"
+    walk.later(days=7)
+    assert walk.case.step_label == "2e e-mail de relance"
+    assert walk.emails() == ["ladder_preventive", "ladder_reminder_1", "ladder_reminder_2"]
+
+    # J+15: the first call. Three attempts without an answer end the step.
+    item = walk.later(days=7)
+    assert (walk.case.step_label, item.state) == ("1er appel", QueueState.READY)
+    walk.calls(2)
+    item = walk.at(walk.now)
+    assert walk.case.done_at is None and item.stage == "J+15 1er appel"
+    walk.calls(1)
+    item = walk.at(walk.now)
+    assert walk.case.action_note == "3 appels sans réponse"
+    assert item.state == QueueState.EXCLUDED
+    assert any("« 2e appel » à partir du" in reason for reason in item.exclusion_reasons)
+
+    # J+25: the second call; the debtor is reached and promises to pay.
+    item = walk.later(days=10)
+    assert (walk.case.step_label, item.state) == ("2e appel", QueueState.READY)
+    walk.calls(1, reached=True)
+    promised = walk.now.date() + timedelta(days=5)
+    promise = make_promise(
+        session, debtor, amount_cents=120_000, promised_date=promised, grace_days=3
+    )
+    session.add(PromiseInvoice(promise_id=promise.id, invoice_id=invoice.id))
+    item = walk.at(walk.now)
+    assert walk.case.action_note == "débiteur joint"
+    assert item.state == QueueState.EXCLUDED
+    assert any(
+        r.startswith("Promesse de paiement en cours jusqu'au") for r in item.exclusion_reasons
+    )
+    # suspended: past the second call's delay, nothing moves while the promise runs
+    walk.later(days=7)
+    assert walk.case.step_label == "2e appel"
+
+    # The promise is broken: back to a call at once, with the broken-promise points.
+    walk.now += timedelta(days=2)
+    refresh_commitments(
+        session, debtor_ids=[debtor.id], today=promised + timedelta(days=4), now=walk.now
+    )
+    item = walk.later(minutes=1)
+    assert (walk.case.step_label, walk.case.done_at) == ("2e appel", None)
+    assert item.state == QueueState.READY
+    assert any("promesse non tenue" in r["label"] for r in item.reasons)
+
+    # Reached again: a payment plan suspends the process until an instalment is missed.
+    walk.calls(1, reached=True)
+    plan = PaymentPlan(debtor_id=debtor.id, total_cents=120_000, created_at=walk.now)
+    session.add(plan)
+    session.flush()
+    first_due = walk.now.date() + timedelta(days=3)
+    for sequence, due in enumerate((first_due, first_due + timedelta(days=30)), start=1):
+        session.add(
+            Instalment(plan_id=plan.id, sequence=sequence, due_date=due, amount_cents=60_000)
+        )
+    session.flush()
+    item = walk.at(walk.now)
+    assert any(r.startswith("Échéancier en cours") for r in item.exclusion_reasons)
+    walk.later(days=5)
+    assert walk.case.step_label == "2e appel" and walk.case.done_at is not None
+    walk.now += timedelta(days=5)
+    refresh_commitments(
+        session, debtor_ids=[debtor.id], today=first_due + timedelta(days=10), now=walk.now
+    )
+    walk.later(minutes=1)
+    item = walk.next_calling_time()
+    assert item.exclusion_reasons == []
+    assert (walk.case.step_label, walk.case.done_at, item.state) == (
+        "2e appel",
+        None,
+        QueueState.READY,
+    )
+
+    # Never reached again: the call step ends, then the letter is recorded.
+    walk.calls(3)
+    walk.at(walk.now)
+    assert walk.case.action_note == "3 appels sans réponse"
+    item = walk.later(days=10)
+    assert walk.case.step_label == "Lettre de relance"
+    assert walk.case.action_note == "lettre de relance à imprimer"
+    assert len(walk.events("letter.generated")) == 1
+    assert item.state == QueueState.EXCLUDED
+
+    # J+45: the formal notice is proposed and waits for a supervisor.
+    item = walk.later(days=10)
+    assert (walk.case.step_label, walk.case.status) == ("Mise en demeure", CaseStatus.APPROVAL)
+    assert any("en attente de validation" in r for r in item.exclusion_reasons)
+    walk.later(days=30)
+    assert walk.case.status == CaseStatus.APPROVAL
+    approved = approve_steps(
+        session,
+        debtor_ids=[debtor.id],
+        actor_id=None,
+        now=walk.now,
+        today=walk.now.date(),
+        settings=settings,
+    )
+    assert approved[0].letter is not None and approved[0].letter.kind == "mise_en_demeure"
+    assert len(walk.events("letter.generated")) == 2
+    assert len(walk.events("dunning.approved")) == 1
+
+    # J+60: litigation, proposed 15 days after the notice, approved.
+    walk.later(days=14)
+    assert walk.case.step_label == "Mise en demeure"
+    walk.later(days=1)
+    assert (walk.case.step_label, walk.case.status) == (
+        "Transmission au contentieux",
+        CaseStatus.APPROVAL,
+    )
+    approve_steps(
+        session,
+        debtor_ids=[debtor.id],
+        actor_id=None,
+        now=walk.now,
+        today=walk.now.date(),
+        settings=settings,
+    )
+    walk.later(days=1)
+    assert walk.case.action_note == "transmission au contentieux validée"
+    assert walk.case.status == CaseStatus.ACTIVE
+
+    # Paid: the case closes.
+    invoice.open_amount_cents = 0
+    invoice.status = "paid"
+    session.add(invoice)
+    session.flush()
+    walk.later(hours=1)
+    assert walk.case.status == CaseStatus.CLOSED
+
+
+def test_a_back_book_enters_at_the_first_call_and_is_callable(session, settings):
+    """Invoices 30 to 400 days overdue with no history: every debtor is callable at once."""
+    debtors = []
+    for days in (30, 45, 61, 120, 400):
+        debtor = make_debtor(session)
+        make_contact(session, debtor)
+        make_invoice(session, debtor, due_date=TODAY - timedelta(days=days))
+        debtors.append(debtor)
+    refresh_debtors(session, debtor_ids=[d.id for d in debtors], now=NOW, settings=settings)
+    for debtor in debtors:
+        case = session.exec(select(DunningCase).where(DunningCase.debtor_id == debtor.id)).one()
+        item = session.exec(select(QueueItem).where(QueueItem.debtor_id == debtor.id)).one()
+        assert (case.step_label, case.entered_by) == ("1er appel", "catch_up")
+        assert (item.state, item.exclusion_reasons) == (QueueState.READY, [])
+
+
+def test_the_catch_up_step_is_configurable(session, tmp_path, database_url):
+    steps = [
+        {"offset_days": 1, "action": "email", "label": "Relance"},
+        {"offset_days": 10, "action": "call", "label": "Appel courtois"},
+        {"offset_days": 20, "action": "call", "label": "Appel ferme", "catch_up": True},
+        {"offset_days": 40, "action": "letter", "label": "Lettre"},
+    ]
+    settings = make_settings(
+        tmp_path, database_url, ladder={"standard": steps, "key_account": steps, "small": steps}
+    )
+    sync_ladder(session, settings=settings)
+    debtor = make_debtor(session)
+    make_contact(session, debtor)
+    make_invoice(session, debtor, due_date=TODAY - timedelta(days=200))
+    advance_debtors(session, debtor_ids=[debtor.id], now=NOW, today=TODAY, settings=settings)
+    case = session.exec(select(DunningCase).where(DunningCase.debtor_id == debtor.id)).one()
+    assert (case.step_label, case.entered_by) == ("Appel ferme", "catch_up")
+
+
+def test_two_catch_up_steps_are_refused():
+    from pydantic import ValidationError
+
+    from callcenter.config import LadderSettings, LadderStep
+
+    with pytest.raises(ValidationError, match="une seule étape de rattrapage"):
+        LadderSettings(
+            standard=[
+                LadderStep(offset_days=10, action="call", label="A", catch_up=True),
+                LadderStep(offset_days=20, action="call", label="B", catch_up=True),
+            ]
+        )
+    with pytest.raises(ValidationError, match="doit être un appel"):
+        LadderSettings(
+            standard=[LadderStep(offset_days=10, action="letter", label="A", catch_up=True)]
+        )
+
+
+def test_a_debtor_without_a_phone_number_skips_the_call_steps(session, settings):
+    debtor = make_debtor(session)
+    make_contact(session, debtor, phone=None, mobile=None)
+    make_invoice(session, debtor, due_date=TODAY - timedelta(days=20))
+    item = refreshed(session, debtor, settings)
+    case = session.exec(select(DunningCase).where(DunningCase.debtor_id == debtor.id)).one()
+    assert case.action_note == "aucun numéro de téléphone : étape passée"
+    assert item.state == QueueState.EXCLUDED
+
+
+def test_a_supervisor_sends_a_proposed_notice_back_to_calls(session, settings):
+    debtor = make_debtor(session)
+    make_contact(session, debtor)
+    make_invoice(session, debtor, due_date=TODAY - timedelta(days=100))
+    refresh_debtors(session, debtor_ids=[debtor.id], now=NOW, settings=settings)
+    case = session.exec(select(DunningCase).where(DunningCase.debtor_id == debtor.id)).one()
+    case.step_offset_days, case.step_action, case.step_label = (
+        45,
+        "formal_notice",
+        "Mise en demeure",
+    )
+    case.status = CaseStatus.APPROVAL
+    session.add(case)
+    session.flush()
+    assert (
+        send_back_to_calls(
+            session, debtor_ids=[debtor.id], actor_id=None, now=NOW, settings=settings
+        )
+        == 1
+    )
+    session.refresh(case)
+    assert (case.step_label, case.status) == ("2e appel", CaseStatus.ACTIVE)
+    assert len(session.exec(select(Event).where(Event.type == "dunning.sent_back")).all()) == 1
+    with pytest.raises(DomainError, match="n'attend plus de validation"):
+        approve_steps(
+            session,
+            debtor_ids=[debtor.id],
+            actor_id=None,
+            now=NOW,
+            today=TODAY,
+            settings=settings,
+        )
+
+
+def test_emails_wait_for_office_hours(session, settings):
+    debtor = make_debtor(session)
+    make_contact(session, debtor)
+    make_invoice(session, debtor, due_date=TODAY - timedelta(days=2))
+    saturday = datetime(2026, 4, 4, 9, 0, tzinfo=NOW.tzinfo)
+    report = advance_debtors(
+        session, debtor_ids=[debtor.id], now=saturday, today=date(2026, 4, 4), settings=settings
+    )
+    assert (report.opened, report.emails, report.waiting_office_hours) == (1, 0, 1)
+    monday = saturday + timedelta(days=2)
+    report = advance_debtors(
+        session, debtor_ids=[debtor.id], now=monday, today=monday.date(), settings=settings
+    )
+    assert (report.emails, report.done) == (1, 1)
