@@ -41,7 +41,6 @@ from callcenter.domain.queue.ladder import (
     rung_position,
     sync_ladder,
 )
-from callcenter.formatting import day
 from callcenter.models import (
     Call,
     CaseStatus,
@@ -236,12 +235,14 @@ def decide(
     return None
 
 
-def waiting_reason(
-    case: DunningCase, situation: Situation, own: list[LadderRung], zone: ZoneInfo
-) -> str | None:
-    """Why the process keeps this debtor off the phone for now (French, for the queue)."""
+def waiting_reason(case: DunningCase, situation: Situation, own: list[LadderRung]) -> str | None:
+    """Why the process keeps this debtor off the phone for now (French, for the queue).
+
+    The wording carries no date, so that the supervisor's counts per reason add up; the
+    date of the next step is on the case (``next_due_at``).
+    """
     if situation.promise_until is not None:
-        return f"Promesse de paiement en cours jusqu'au {day(situation.promise_until)}"
+        return "Promesse de paiement en cours : relances suspendues jusqu'à son échéance"
     if situation.plan_running:
         return "Échéancier en cours : relances suspendues tant qu'il est suivi"
     if case.status == CaseStatus.APPROVAL:
@@ -250,10 +251,9 @@ def waiting_reason(
         following = next_rung(own, case, situation)
         if following is None:
             return f"Étape « {case.step_label} » faite ({case.action_note})"
-        when = case.done_at + step_delay(following, case)
         return (
             f"Étape « {case.step_label} » faite ({case.action_note}) : "
-            f"« {following.label} » à partir du {day(when, zone)}"
+            f"« {following.label} » ensuite, après le délai prévu"
         )
     return None
 
@@ -567,7 +567,6 @@ def advance_debtors(
     _hold(session, ids)
     rungs = process_rungs(session, settings)
     horizon = max([0, *(-r.offset_days for r in rungs)])
-    zone = ZoneInfo(settings.app.timezone)
     pending = ids
     for _ in range(max_rounds):
         cases = {
@@ -586,7 +585,7 @@ def advance_debtors(
             decision = decide(case, situation, own, now=now, today=today)
             if decision is None:
                 if case is not None and case.status != CaseStatus.CLOSED:
-                    _set_hold_reason(session, case, waiting_reason(case, situation, own, zone))
+                    _set_hold_reason(session, case, waiting_reason(case, situation, own))
                 continue
             before = (case.step_id, case.status, case.done_at) if case is not None else None
             case = apply_decision(
@@ -774,5 +773,61 @@ def awaiting_approval(session: Session) -> list[tuple[DunningCase, Debtor]]:
             .join(Debtor, Debtor.id == DunningCase.debtor_id)
             .where(DunningCase.status == CaseStatus.APPROVAL)
             .order_by(DunningCase.reached_at, DunningCase.debtor_id)
+        ).all()
+    )
+
+
+@dataclass(frozen=True)
+class StepCount:
+    label: str
+    action: str
+    offset_days: int
+    active: int
+    awaiting_approval: int
+
+
+def cases_per_step(session: Session) -> list[StepCount]:
+    """Open cases counted per step (as the cases recorded it), in ladder order."""
+    rows = session.execute(
+        sa.select(
+            DunningCase.step_label,
+            DunningCase.step_action,
+            DunningCase.step_offset_days,
+            DunningCase.status,
+            sa.func.count(),
+        )
+        .where(DunningCase.status != CaseStatus.CLOSED)
+        .group_by(
+            DunningCase.step_label,
+            DunningCase.step_action,
+            DunningCase.step_offset_days,
+            DunningCase.status,
+        )
+    ).all()
+    counts: dict[tuple[str, str, int], list[int]] = {}
+    for label, action, offset, status, count in rows:
+        slot = counts.setdefault((label, action, offset), [0, 0])
+        slot[1 if status == CaseStatus.APPROVAL else 0] += int(count)
+    ordered = sorted(
+        counts.items(), key=lambda item: (*rung_position(item[0][2], item[0][1]), item[0][0])
+    )
+    return [StepCount(label, action, offset, a, b) for (label, action, offset), (a, b) in ordered]
+
+
+def approved_formal_notices(
+    session: Session, *, limit: int = 200
+) -> list[tuple[DunningCase, Debtor]]:
+    """Cases whose formal notice was approved and which are still at that step: to print."""
+    return list(
+        session.exec(
+            select(DunningCase, Debtor)
+            .join(Debtor, Debtor.id == DunningCase.debtor_id)
+            .where(
+                DunningCase.status == CaseStatus.ACTIVE,
+                DunningCase.step_action == "formal_notice",
+                col(DunningCase.done_at).is_not(None),
+            )
+            .order_by(col(DunningCase.done_at).desc())
+            .limit(limit)
         ).all()
     )
