@@ -128,12 +128,15 @@ def demo(debtors: int | None, seed: int | None, invoices_per_debtor: float, if_e
         f"{report.payments} paiements en {report.seconds:.1f} s."
     )
     from callcenter.domain.queue import refresh_all
+    from callcenter.queue_cli import echo_queue_summary
 
     with session_scope(state.engine) as session:
         refreshed = refresh_all(session, now=state.clock.now(), settings=settings)
-    click.echo(
-        f"File d'appels calculée : {refreshed.ready} dossiers prêts, {refreshed.excluded} exclus."
-    )
+        click.echo(
+            f"File d'appels calculée : {refreshed.ready} dossiers prêts, "
+            f"{refreshed.excluded} exclus."
+        )
+        echo_queue_summary(session)
     _print_logins([(u.email, u.role, u.full_name) for u in report.users], DEMO_PASSWORD)
 
 

@@ -25,10 +25,32 @@ def queue_refresh() -> None:
     began = time.perf_counter()
     with session_scope(state.engine) as session:
         report = refresh_all(session, now=state.clock.now(), settings=state.settings)
-    click.echo(
-        f"File recalculée en {time.perf_counter() - began:.1f} s : "
-        f"{report.ready} débiteurs à appeler, {report.excluded} exclus."
-    )
+        click.echo(
+            f"File recalculée en {time.perf_counter() - began:.1f} s : "
+            f"{report.ready} débiteurs à appeler, {report.excluded} exclus."
+        )
+        echo_queue_summary(session)
+
+
+def echo_queue_summary(session) -> None:
+    """The open cases per process step and the excluded debtors per reason."""
+    from callcenter.domain.process import cases_per_step
+    from callcenter.domain.queue.report import exclusion_counts
+
+    steps = cases_per_step(session)
+    if steps:
+        click.echo("Dossiers par étape du processus :")
+        for step in steps:
+            waiting = (
+                f" (dont {step.awaiting_approval} à valider)" if step.awaiting_approval else ""
+            )
+            total = step.active + step.awaiting_approval
+            click.echo(f"  J{step.offset_days:+d} {step.label} : {total}{waiting}")
+    reasons = exclusion_counts(session)
+    if reasons:
+        click.echo("Débiteurs exclus, par motif :")
+        for reason, count in reasons:
+            click.echo(f"  {count} : {reason}")
 
 
 @queue_group.command("sync-ladder")

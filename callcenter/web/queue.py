@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from callcenter.domain.process import cases_per_step
 from callcenter.domain.queue import explain_debtor, refresh_all
 from callcenter.domain.queue import report as queue_report
 from callcenter.domain.queue.ladder import SEGMENT_LABELS
@@ -41,6 +42,7 @@ def home():
         depth=queue_report.depth(session),
         top=queue_report.top_rows(session),
         exclusions=queue_report.exclusion_counts(session),
+        steps=cases_per_step(session),
         segment_labels=SEGMENT_LABELS,
         **context,
     )

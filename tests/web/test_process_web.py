@@ -37,6 +37,14 @@ def _proposed(app, settings, names):
     return ids
 
 
+def test_the_queue_page_counts_cases_per_step(app, client, login, settings):
+    _proposed(app, settings, ["Boulangerie Martin", "Garage Dupuis"])
+    login("supervisor")
+    page = client.get("/supervision/file/").get_data(as_text=True)
+    assert "Dossiers par étape du processus" in page
+    assert "<td>J+45</td><td>Mise en demeure</td><td>2</td><td>2</td>" in page
+
+
 def test_agent_is_refused(client, login):
     login("agent")
     assert client.get("/supervision/processus/").status_code == 403
