@@ -831,3 +831,129 @@ def approved_formal_notices(
             .limit(limit)
         ).all()
     )
+
+
+# --- forecast ------------------------------------------------------------------------
+
+FORECAST_KINDS = {
+    "email": "E-mails",
+    "call": "Appels",
+    "letter": "Lettres",
+    "approval": "Validations",
+}
+FORECAST_DAYS = 30
+
+
+def _forecast_kind(action: str) -> str:
+    if action in PHONE_ACTIONS:
+        return "call"
+    if action in APPROVAL_ACTIONS:
+        return "approval"
+    return "letter" if action == "letter" else "email"
+
+
+def _rung_after(own: list[LadderRung], offset: int, action: str, situation: Situation):
+    here = rung_position(offset, action)
+    return next((r for r in own if r.position > here and _applies(r, situation)), None)
+
+
+def _ask(rung_action: str, attempts: int, start: date, last: date, out: list) -> date:
+    """The work a step asks for from ``start``: one action, or one call a day per attempt."""
+    kind = _forecast_kind(rung_action)
+    count = max(1, attempts) if kind == "call" else 1
+    for index in range(count):
+        when = start + timedelta(days=index)
+        if when <= last:
+            out.append((when, kind))
+    return start + timedelta(days=count - 1)
+
+
+def project_case(
+    case: DunningCase | None,
+    situation: Situation,
+    own: list[LadderRung],
+    *,
+    today: date,
+    zone: ZoneInfo,
+    days: int = FORECAST_DAYS,
+) -> list[tuple[date, str]]:
+    """What this debtor's process will ask for, day by day, if nothing else happens.
+
+    Assumptions (stated on the page): each action is done the day it is due, a call step
+    takes all its attempts (one a day: nobody answers), approvals are given the day they are
+    proposed, a promise or plan running is kept (it asks for nothing), a debtor without a
+    case enters at the first step of the ladder its next invoice reaches.
+    """
+    last = today + timedelta(days=days - 1)
+    out: list[tuple[date, str]] = []
+    if situation.insolvent or situation.promise_until is not None or situation.plan_running:
+        return out
+    if case is None or case.status == CaseStatus.CLOSED:
+        start = None
+        for days_to_due, amount in situation.coming_due:
+            rung = next((r for r in own if amount >= r.min_amount_cents), None)
+            if rung is None:
+                continue
+            day_ = max(today, today + timedelta(days=days_to_due + rung.offset_days))
+            if start is None or day_ < start[0]:
+                start = (day_, rung)
+        if start is None or start[0] > last:
+            return out
+        offset, action = start[1].offset_days, start[1].action
+        done = _ask(action, start[1].max_attempts, start[0], last, out)
+    else:
+        if not situation.workable:
+            return out
+        offset, action = case.step_offset_days, case.step_action
+        rung = current_rung(own, case)
+        if case.status == CaseStatus.APPROVAL:
+            done = _ask(action, 1, today, last, out)
+        elif case.done_at is None:
+            attempts = (rung.max_attempts if rung else 3) - situation.calls_since_step
+            done = _ask(action, attempts, today, last, out)
+        else:
+            done = case.done_at.astimezone(zone).date()
+    for _ in range(len(own)):
+        following = _rung_after(own, offset, action, situation)
+        if following is None:
+            break
+        due = max(today, done + timedelta(days=max(1, following.offset_days - offset)))
+        if due > last:
+            break
+        done = _ask(following.action, following.max_attempts, due, last, out)
+        offset, action = following.offset_days, following.action
+    return out
+
+
+@dataclass(frozen=True)
+class Forecast:
+    days: list[date]
+    counts: dict[str, list[int]]
+
+    def total(self, kind: str) -> int:
+        return sum(self.counts[kind])
+
+
+def forecast(session: Session, *, today: date, settings: Settings) -> Forecast:
+    """The emails, calls, letters and approvals the process will ask for on each of the next
+    30 days, from the cases as they stand (see :func:`project_case` for the assumptions)."""
+    rungs = process_rungs(session, settings)
+    horizon = max([0, *(-r.offset_days for r in rungs)]) + FORECAST_DAYS
+    zone = ZoneInfo(settings.app.timezone)
+    ids = debtors_in_process_scope(session, today=today, horizon_days=horizon)
+    days = [today + timedelta(days=n) for n in range(FORECAST_DAYS)]
+    index = {d: n for n, d in enumerate(days)}
+    counts = {kind: [0] * FORECAST_DAYS for kind in FORECAST_KINDS}
+    for chunk in _chunks(ids, 2000):
+        cases = {
+            c.debtor_id: c
+            for c in session.exec(select(DunningCase).where(col(DunningCase.debtor_id).in_(chunk)))
+        }
+        situations = load_situations(session, chunk, cases, today=today, horizon_days=horizon)
+        for debtor_id, situation in situations.items():
+            own = own_rungs(rungs, situation.segment)
+            for when, kind in project_case(
+                cases.get(debtor_id), situation, own, today=today, zone=zone
+            ):
+                counts[kind][index[when]] += 1
+    return Forecast(days, counts)

@@ -10,10 +10,12 @@ from sqlmodel import select
 from callcenter.domain.errors import DomainError
 from callcenter.domain.letters import LETTER_TEMPLATES_DIR, build_letter
 from callcenter.domain.process import (
+    FORECAST_KINDS,
     approve_steps,
     approved_formal_notices,
     awaiting_approval,
     cases_per_step,
+    forecast,
     send_back_to_calls,
 )
 from callcenter.domain.queue.ladder import LADDER_ACTION_LABELS, SEGMENT_LABELS
@@ -37,6 +39,18 @@ def home():
         to_print=approved_formal_notices(session),
         action_labels=LADDER_ACTION_LABELS,
         segment_labels=SEGMENT_LABELS,
+    )
+
+
+@bp.get("/prevision")
+def forecast_page():
+    """What the process will ask of the team on each of the next 30 days."""
+    projected = forecast(db(), today=clock().today(), settings=state().settings)
+    series = [
+        {"label": label, "data": projected.counts[kind]} for kind, label in FORECAST_KINDS.items()
+    ]
+    return render_template(
+        "process/forecast.html", forecast=projected, kinds=FORECAST_KINDS, series=series
     )
 
 

@@ -351,3 +351,43 @@ def test_emails_wait_for_office_hours(session, settings):
         session, debtor_ids=[debtor.id], now=monday, today=monday.date(), settings=settings
     )
     assert (report.emails, report.done) == (1, 1)
+
+
+def test_the_forecast_follows_each_case_forward(session, settings):
+    """A case at the first call with one attempt made: two more calls (one a day), the
+    second call step 10 days after, its three calls, the letter 10 days later, the formal
+    notice proposed 10 days after that; a debtor with an invoice due in 12 days enters at
+    the preventive email in 2 days, its reminders on days 13 (J+1) and 20 (J+8), its first
+    call from day 27 (J+15)."""
+    from callcenter.domain.process import forecast
+
+    late = make_debtor(session)
+    make_contact(session, late)
+    make_invoice(session, late, due_date=TODAY - timedelta(days=20))
+    refresh_debtors(session, debtor_ids=[late.id], now=NOW, settings=settings)
+    make_call(session, late, at=NOW + timedelta(minutes=5))
+    coming = make_debtor(session)
+    make_contact(session, coming)
+    make_invoice(session, coming, due_date=TODAY + timedelta(days=12), amount_cents=50_000)
+    projected = forecast(session, today=TODAY, settings=settings)
+
+    def days_of(kind):
+        return [n for n, count in enumerate(projected.counts[kind]) for _ in range(count)]
+
+    assert days_of("call") == [0, 1, 11, 12, 13, 27, 28, 29]
+    assert days_of("letter") == [23]
+    assert days_of("approval") == []  # the formal notice comes on day 33, past the 30 days
+    assert days_of("email") == [2, 13, 20]
+    assert projected.days[0] == TODAY and len(projected.days) == 30
+
+
+def test_a_suspended_case_asks_for_nothing(session, settings):
+    from callcenter.domain.process import forecast
+
+    debtor = make_debtor(session)
+    make_contact(session, debtor)
+    make_invoice(session, debtor, due_date=TODAY - timedelta(days=20))
+    make_promise(session, debtor, promised_date=TODAY + timedelta(days=3))
+    refresh_debtors(session, debtor_ids=[debtor.id], now=NOW, settings=settings)
+    projected = forecast(session, today=TODAY, settings=settings)
+    assert sum(sum(values) for values in projected.counts.values()) == 0

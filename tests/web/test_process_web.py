@@ -99,3 +99,12 @@ def test_sending_back_and_bad_selections(app, client, login, settings):
         case = session.exec(select(DunningCase)).one()
         assert (case.step_action, case.status) == ("call", CaseStatus.ACTIVE)
     assert client.get(f"/supervision/processus/{debtor_id}/mise-en-demeure.pdf").status_code == 404
+
+
+def test_the_forecast_page_shows_a_table_and_a_chart(app, client, login, settings):
+    _proposed(app, settings, ["Boulangerie Martin"])
+    login("supervisor")
+    page = client.get("/supervision/processus/prevision").get_data(as_text=True)
+    assert "Prévision de charge : les 30 prochains jours" in page
+    assert 'data-chart="bar"' in page and "Validations" in page
+    assert page.count("<tr><td>") == 30
