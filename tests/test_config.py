@@ -170,3 +170,25 @@ def test_production_accepts_a_random_secret_key(tmp_path: Path):
         environ={"CALLCENTER_SECRET_KEY": key},
     )
     assert settings.session_secret_key() == key
+
+
+def test_bank_details_are_checked_and_named_when_wrong():
+    settings = parse_settings(
+        {"company": {"iban": "fr76 3000 6000 0112 3456 7890 189", "bic": "agri fr pp xxx"}},
+        environ={},
+    )
+    assert settings.company.iban == "FR7630006000011234567890189"
+    assert settings.company.bic == "AGRIFRPPXXX"
+    with pytest.raises(ConfigError, match=r"« company\.iban » \(IBAN invalide"):
+        parse_settings({"company": {"iban": "FR76 3000 6000 0112 3456 7890 188"}}, environ={})
+    with pytest.raises(ConfigError, match=r"« company\.bic » \(BIC invalide"):
+        parse_settings({"company": {"bic": "AGRI-FR"}}, environ={})
+    with pytest.raises(ConfigError, match=r"« company\.phone » \(numéro de téléphone invalide"):
+        parse_settings({"company": {"phone": "04 65"}}, environ={})
+
+
+def test_committed_bank_details_and_phone_are_valid():
+    company = load_settings(DEFAULT_CONFIG_PATH, environ={}).company
+    assert company.iban == "FR7630006000011234567890189" and company.bic == "AGRIFRPPXXX"
+    assert company.phone == "+33465713803"
+    assert parse_settings({}, environ={}).company == company, "défauts du code = config.toml"
