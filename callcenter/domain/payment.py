@@ -33,9 +33,9 @@ def payment_reference(account_code: str, invoice_numbers: Sequence[str]) -> str:
 
 
 def epc_amount(amount_cents: int | None) -> str:
-    """``EUR1250.5``-style amount of the standard (``EUR1250.50`` here: always two decimals);
-    empty when there is nothing to pay or the amount is past the standard's limit, so the
-    debtor types it."""
+    """The standard's amount field, ``EUR1250.50`` for 125 050 cents (always two decimals);
+    empty when nothing is to be paid or past the standard's 999 999 999,99 € limit: the
+    debtor then types the amount."""
     if not amount_cents or amount_cents <= 0 or amount_cents > EPC_MAX_AMOUNT_CENTS:
         return ""
     return f"EUR{amount_cents // 100}.{amount_cents % 100:02d}"

@@ -59,27 +59,26 @@ def workable_invoices(session: Session, *, debtor_id: int, today: date) -> list[
     return [i for i in rows if i.paused_until is None or i.paused_until <= today]
 
 
+def _linked_invoices(session: Session, link, owner, owner_id: int) -> list[Invoice]:
+    """The invoices a promise or a dispute names through its link table, by due date."""
+    return list(
+        session.exec(
+            select(Invoice)
+            .join(link, col(link.invoice_id) == Invoice.id)
+            .where(owner == owner_id)
+            .order_by(Invoice.due_date, Invoice.number)
+        ).all()
+    )
+
+
 def promise_invoices(session: Session, promise_id: int) -> list[Invoice]:
     """The invoices a promise covers, by due date."""
-    return list(
-        session.exec(
-            select(Invoice)
-            .join(PromiseInvoice, col(PromiseInvoice.invoice_id) == Invoice.id)
-            .where(PromiseInvoice.promise_id == promise_id)
-            .order_by(Invoice.due_date, Invoice.number)
-        ).all()
-    )
+    return _linked_invoices(session, PromiseInvoice, PromiseInvoice.promise_id, promise_id)
 
 
-def _dispute_invoices(session: Session, dispute_id: int) -> list[Invoice]:
-    return list(
-        session.exec(
-            select(Invoice)
-            .join(DisputeInvoice, col(DisputeInvoice.invoice_id) == Invoice.id)
-            .where(DisputeInvoice.dispute_id == dispute_id)
-            .order_by(Invoice.due_date, Invoice.number)
-        ).all()
-    )
+def dispute_invoices(session: Session, dispute_id: int) -> list[Invoice]:
+    """The invoices a dispute names, by due date."""
+    return _linked_invoices(session, DisputeInvoice, DisputeInvoice.dispute_id, dispute_id)
 
 
 def _instalments(session: Session, plan_id: int) -> list[Instalment]:
@@ -146,7 +145,7 @@ def recap_email(
     if template == "dispute" and dispute is not None:
         return debtor_email(
             template,
-            invoices=_dispute_invoices(session, dispute.id),
+            invoices=dispute_invoices(session, dispute.id),
             reference_invoices=[],  # the disputed invoices are not to be paid meanwhile
             dispute_category=dispute_label,
             dispute_description=dispute.description,
