@@ -539,6 +539,11 @@ def parse_settings(
     except ValidationError as exc:
         problems = "\n".join(f"  - {_describe(error)}" for error in exc.errors())
         raise ConfigError(f"Configuration {source} refusée :\n{problems}") from None
+    if settings.is_production and settings.company.iban == EXAMPLE_IBAN:
+        raise ConfigError(
+            f"Configuration {source} refusée :\n  - valeur invalide pour « company.iban » "
+            "(IBAN de démonstration : indiquez celui de l'entreprise avant la mise en production)"
+        )
     settings._secrets = Secrets.from_environment(environ)
     settings._base_dir = Path(base_dir)
     return settings
