@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+import phonenumbers
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -25,6 +26,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from stdnum import bic as stdnum_bic
+from stdnum import iban as stdnum_iban
+from stdnum.exceptions import ValidationError as StdnumError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.toml"
@@ -110,14 +114,60 @@ class MailSettings(_Section):
     smtp_timeout_seconds: int = Field(default=20, ge=1, le=300)
 
 
+# A French test account (valid key, no real bank account): the demo's bank details. Production
+# refuses to start with it, so that no debtor is ever asked to pay into it.
+EXAMPLE_IBAN = "FR7630006000011234567890189"
+EXAMPLE_BIC = "AGRIFRPPXXX"
+
+
 class CompanySettings(_Section):
     name: str = "Exemple SAS"
     signature: str = "Le service relance client"
-    iban: str = ""
-    bic: str = ""
+    iban: str = EXAMPLE_IBAN
+    bic: str = EXAMPLE_BIC
     siren: str = ""
     address: list[str] = ["12 rue de l'Exemple", "75002 Paris"]
-    phone: str = ""
+    phone: str = "+33465713803"
+
+    @field_validator("iban")
+    @classmethod
+    def _iban(cls, value: str) -> str:
+        """Kept compact (``FR76300060…``); empty when the company takes no transfer."""
+        if not value.strip():
+            return ""
+        try:
+            return stdnum_iban.validate(value)
+        except StdnumError:
+            raise ValueError(
+                "IBAN invalide : vérifiez le pays, la clé de contrôle et la longueur "
+                "(par exemple FR76 3000 6000 0112 3456 7890 189)"
+            ) from None
+
+    @field_validator("bic")
+    @classmethod
+    def _bic(cls, value: str) -> str:
+        if not value.strip():
+            return ""
+        try:
+            return stdnum_bic.validate(value)
+        except StdnumError:
+            raise ValueError(
+                "BIC invalide : 8 ou 11 caractères, banque, pays, lieu (par exemple AGRIFRPPXXX)"
+            ) from None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        """Kept in E.164 (``+33465713803``); shown ``04 65 71 38 03`` to the debtor."""
+        if not value.strip():
+            return ""
+        try:
+            number = phonenumbers.parse(value, "FR")
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            raise ValueError("numéro de téléphone invalide (par exemple 04 65 71 38 03)")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 class PromiseSettings(_Section):
@@ -505,6 +555,11 @@ def parse_settings(
     except ValidationError as exc:
         problems = "\n".join(f"  - {_describe(error)}" for error in exc.errors())
         raise ConfigError(f"Configuration {source} refusée :\n{problems}") from None
+    if settings.is_production and settings.company.iban == EXAMPLE_IBAN:
+        raise ConfigError(
+            f"Configuration {source} refusée :\n  - valeur invalide pour « company.iban » "
+            "(IBAN de démonstration : indiquez celui de l'entreprise avant la mise en production)"
+        )
     settings._secrets = Secrets.from_environment(environ)
     settings._base_dir = Path(base_dir)
     return settings

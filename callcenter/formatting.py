@@ -1,4 +1,4 @@
-"""French formats for what people read: money, dates, times (Babel)."""
+"""French formats for what people read: money, dates, times (Babel), phone numbers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
@@ -51,3 +52,17 @@ def moment(value: datetime | None, zone: ZoneInfo) -> str:
     if value is None:
         return ""
     return value.astimezone(zone).strftime("%d/%m/%Y %H:%M")
+
+
+def phone_number(value: str | None, region: str = "FR") -> str:
+    """``+33465713803`` → ``04 65 71 38 03`` (a foreign number keeps its ``+`` form);
+    a number that cannot be read is shown as it was written."""
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return value
+    if phonenumbers.region_code_for_number(number) == region:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

@@ -4,6 +4,12 @@ import pytest
 
 from callcenter.config import DEFAULT_CONFIG_PATH, ConfigError, load_settings, parse_settings
 
+# production refuses the demo's bank details: a company's own (valid) IBAN
+PRODUCTION = {
+    "app": {"environment": "production"},
+    "company": {"iban": "FR1420041010050500013M02606"},
+}
+
 
 def test_committed_config_loads_with_embedded_defaults():
     settings = load_settings(DEFAULT_CONFIG_PATH, environ={})
@@ -90,7 +96,7 @@ def test_missing_or_broken_file_is_explained(tmp_path: Path):
 
 
 def test_production_requires_a_secret_key(tmp_path: Path):
-    settings = parse_settings({"app": {"environment": "production"}}, base_dir=tmp_path, environ={})
+    settings = parse_settings(PRODUCTION, base_dir=tmp_path, environ={})
     with pytest.raises(ConfigError, match="CALLCENTER_SECRET_KEY"):
         settings.session_secret_key()
 
@@ -152,7 +158,7 @@ def test_a_bad_trusted_proxy_is_named():
 )
 def test_production_refuses_a_weak_secret_key(tmp_path: Path, key: str):
     settings = parse_settings(
-        {"app": {"environment": "production"}},
+        PRODUCTION,
         base_dir=tmp_path,
         environ={"CALLCENTER_SECRET_KEY": key},
     )
@@ -165,8 +171,35 @@ def test_production_accepts_a_random_secret_key(tmp_path: Path):
 
     key = secrets.token_urlsafe(32)
     settings = parse_settings(
-        {"app": {"environment": "production"}},
+        PRODUCTION,
         base_dir=tmp_path,
         environ={"CALLCENTER_SECRET_KEY": key},
     )
     assert settings.session_secret_key() == key
+
+
+def test_bank_details_are_checked_and_named_when_wrong():
+    settings = parse_settings(
+        {"company": {"iban": "fr76 3000 6000 0112 3456 7890 189", "bic": "agri fr pp xxx"}},
+        environ={},
+    )
+    assert settings.company.iban == "FR7630006000011234567890189"
+    assert settings.company.bic == "AGRIFRPPXXX"
+    with pytest.raises(ConfigError, match=r"« company\.iban » \(IBAN invalide"):
+        parse_settings({"company": {"iban": "FR76 3000 6000 0112 3456 7890 188"}}, environ={})
+    with pytest.raises(ConfigError, match=r"« company\.bic » \(BIC invalide"):
+        parse_settings({"company": {"bic": "AGRI-FR"}}, environ={})
+    with pytest.raises(ConfigError, match=r"« company\.phone » \(numéro de téléphone invalide"):
+        parse_settings({"company": {"phone": "04 65"}}, environ={})
+
+
+def test_committed_bank_details_and_phone_are_valid():
+    company = load_settings(DEFAULT_CONFIG_PATH, environ={}).company
+    assert company.iban == "FR7630006000011234567890189" and company.bic == "AGRIFRPPXXX"
+    assert company.phone == "+33465713803"
+    assert parse_settings({}, environ={}).company == company, "défauts du code = config.toml"
+
+
+def test_production_refuses_the_demo_iban():
+    with pytest.raises(ConfigError, match=r"« company\.iban » \(IBAN de démonstration"):
+        parse_settings({"app": {"environment": "production"}}, environ={})

@@ -29,3 +29,19 @@ def test_dates_are_french_and_in_the_readers_time_zone():
     assert formatting.moment(datetime(2026, 7, 1, 12, 5, tzinfo=UTC), paris) == "01/07/2026 14:05"
     with pytest.raises(ValueError):
         formatting.day(late_evening_utc)
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("+33465713803", "04 65 71 38 03"),
+        ("0465713803", "04 65 71 38 03"),
+        ("+33612345678", "06 12 34 56 78"),
+        ("+442079460000", "+44 20 7946 0000"),
+        ("pas un numéro", "pas un numéro"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_phone_numbers_are_shown_the_french_way(stored, shown):
+    assert formatting.phone_number(stored) == shown

@@ -7,7 +7,9 @@ their outcome, earlier letters), and the mentions of article L441-10 of the Code
 commerce: late-payment penalties at the configured rate, due from the day after the due
 date without any reminder being needed, and the fixed indemnity for recovery costs per
 invoice. The formal notice gives ``[letters] payment_deadline_days`` days and announces the
-transfer to litigation (contentieux). The HTML is built here; ``providers.pdf`` prints it.
+transfer to litigation (contentieux). Both say how to pay like every email does (bank details,
+payment reference, SEPA QR code, number to call back: ``domain/payment.py``). The HTML is
+built here; ``providers.pdf`` prints it.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from sqlmodel import Session, col, select
 
 from callcenter.config import PROJECT_ROOT, Settings
 from callcenter.domain.audit import record_event
+from callcenter.domain.debtor_mail import LADDER_TEMPLATES
 from callcenter.domain.errors import DomainError
+from callcenter.domain.payment import PaymentDetails, payment_details, payment_reference
 from callcenter.domain.queue.ladder import ladder_segment, load_ladder
-from callcenter.domain.reminders import LADDER_TEMPLATES, choose_recipients
-from callcenter.formatting import day, money, number
+from callcenter.domain.reminders import choose_recipients
+from callcenter.formatting import day, money, number, phone_number
 from callcenter.models import (
     Call,
     Debtor,
@@ -81,8 +85,7 @@ class LetterContent:
     title: str
     company_name: str
     company_signature: str
-    iban: str
-    bic: str
+    payment: PaymentDetails
     debtor_name: str
     debtor_siren: str
     account_code: str
@@ -260,8 +263,14 @@ def build_letter(
         title=letter_kind.title,
         company_name=settings.company.name,
         company_signature=settings.company.signature,
-        iban=settings.company.iban,
-        bic=settings.company.bic,
+        payment=payment_details(
+            settings,
+            reference=payment_reference(debtor.account_code, [i.number for i in invoices]),
+            # what the letter asks for: the principal, or all a formal notice claims
+            amount_cents=total + penalties + indemnities
+            if letter_kind.code == "mise_en_demeure"
+            else total,
+        ),
         debtor_name=debtor.name,
         debtor_siren=_siren(debtor.siren),
         account_code=debtor.account_code,
@@ -281,7 +290,7 @@ def build_letter(
         reminders=past_reminders(session, debtor_id=debtor.id, settings=settings),
         company_address=list(settings.company.address),
         company_siren=settings.company.siren,
-        company_phone=settings.company.phone,
+        company_phone=phone_number(settings.company.phone),
         debtor_address=postal_address(debtor),
     )
     html = _environment().get_template(letter_kind.template).render(letter=content)

@@ -23,12 +23,11 @@ from callcenter.domain.brief import right_contact
 from callcenter.domain.contact_rules import contact_block
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.imports.values import BadValue, cents, email, parse_date, phone
-from callcenter.domain.outbox import enqueue_email, mailbox
 from callcenter.domain.promises import PromisePolicy, validate_payment_plan, validate_promise
 from callcenter.domain.queue import refresh_debtors
-from callcenter.domain.recap import RecapContext, RecapInstalment, RecapInvoice, render_recap
+from callcenter.domain.recap import queue_recap
 from callcenter.domain.scripts import NON_PAYMENT_REASONS
-from callcenter.formatting import day, moment, money
+from callcenter.formatting import moment
 from callcenter.models import (
     Call,
     Callback,
@@ -256,12 +255,13 @@ def record_outcome(
         promise_date = _optional_date(form.promise_date, "promise_date", errors)
         promise_invoice_ids = _invoice_ids(
             form.promise_invoices, invoices, "promise_invoices", errors
+        ) or sorted(
+            # none ticked: the undisputed balance the agent sees, paused invoices left out
+            i.id
+            for i in invoices.values()
+            if not i.disputed and (i.paused_until is None or i.paused_until <= today)
         )
-        balance = (
-            sum(invoices[i].open_amount_cents for i in promise_invoice_ids)
-            if promise_invoice_ids
-            else open_undisputed
-        )
+        balance = sum(invoices[i].open_amount_cents for i in promise_invoice_ids)
         for name, message in validate_promise(
             amount_cents=promise_amount,
             promised_date=promise_date,
@@ -525,16 +525,11 @@ def record_outcome(
         contact=contact,
         agent=agent,
         call=call,
-        invoices=invoices,
         promise=promise,
-        promise_invoice_ids=promise_invoice_ids,
         plan=plan,
-        plan_rows=plan_rows,
         dispute=dispute,
-        dispute_invoice_ids=dispute_invoice_ids,
         notes=notes,
         now=now,
-        today=today,
     )
 
     session.exec(
@@ -572,76 +567,25 @@ def _queue_recap(
     contact: Contact | None,
     agent: User,
     call: Call,
-    invoices: dict[int, Invoice],
     promise: Promise | None,
-    promise_invoice_ids: list[int],
     plan: PaymentPlan | None,
-    plan_rows: list,
     dispute: Dispute | None,
-    dispute_invoice_ids: list[int],
     notes: str,
     now: datetime,
-    today: date,
 ) -> OutboxEmail | None:
     """Hand the recap to the outbox: none without a template, an address, or consent."""
-    template = disposition.recap_template
-    if not template or template == "attempt" and not settings.mail.recap_on_attempt:
-        return None
-    recipient = contact
-    if recipient is None or not recipient.email or recipient.email_opt_out:
-        return None
-    if template == "dispute":
-        chosen = [invoices[i] for i in dispute_invoice_ids]
-    elif template == "promise" and promise_invoice_ids:
-        chosen = [invoices[i] for i in promise_invoice_ids]
-    else:
-        workable = [i for i in invoices.values() if not i.disputed]
-        overdue = [i for i in workable if i.due_date < today]
-        chosen = overdue or workable
-    amount = ""
-    if promise is not None:
-        amount = money(promise.amount_cents)
-    elif plan is not None:
-        amount = money(plan.total_cents)
-    context = RecapContext(
-        template=template,
-        company_name=settings.company.name,
-        company_signature=settings.company.signature,
-        debtor_name=debtor.name,
-        contact_name=recipient.full_name,
-        agent_name=agent.full_name,
-        agent_email=agent.email,
-        call_date=day(now, ZoneInfo(settings.app.timezone)),
-        payment_reference=" ".join([debtor.account_code, *(i.number for i in chosen[:3])]),
-        iban=settings.company.iban,
-        bic=settings.company.bic,
-        amount=amount,
-        promised_date=day(promise.promised_date) if promise else "",
-        invoices=[RecapInvoice.of(i) for i in sorted(chosen, key=lambda i: (i.due_date, i.number))],
-        instalments=[
-            RecapInstalment(index, day(due_on), money(value))
-            for index, (due_on, value) in enumerate(plan_rows, start=1)
-        ],
-        dispute_category=DISPUTE_CATEGORIES.get(dispute.category, "") if dispute else "",
-        dispute_description=dispute.description if dispute else "",
-        dispute_handler=settings.mail.dispute_handler,
-        notes=notes if template == "promise" else "",
-    )
-    rendered = render_recap(context)
-    domain = settings.mail.sender_address.partition("@")[2] or "localhost"
-    return enqueue_email(
+    return queue_recap(
         session,
-        idempotency_key=f"recap:call:{call.id}",
-        template=template,
-        to_address=mailbox(recipient.full_name, recipient.email),
-        reply_to=mailbox(agent.full_name, agent.email),
-        subject=rendered.subject,
-        body_text=rendered.text,
-        body_html=rendered.html,
-        message_id_domain=domain,
-        debtor_id=debtor.id,
-        contact_id=recipient.id,
+        template=disposition.recap_template,
+        settings=settings,
+        debtor=debtor,
+        contact=contact,
+        agent=agent,
         call_id=call.id,
-        send_after=now + timedelta(minutes=settings.mail.recap_delay_minutes),
         now=now,
+        promise=promise,
+        plan=plan,
+        dispute=dispute,
+        dispute_label=DISPUTE_CATEGORIES.get(dispute.category, "") if dispute else "",
+        notes=notes,
     )

@@ -2,8 +2,9 @@
 
 - The day before (``[promises] reminder_days_before``) a pending promise or instalment
   falls due, its debtor's billing contact gets a reminder with the amount, the date, the
-  invoices and the payment details. A commitment agreed inside that window gets none: the
-  recap of the call already said it.
+  invoices the promise covers (an instalment: the plan's total) and how to pay (composed
+  by ``debtor_mail``). A commitment agreed inside that window gets none: the recap of the
+  call already said it.
 - The ladder's email rungs (preventive quality check before the due date, first and second
   reminders after it) go to open, undisputed, unpaused invoices of debtors neither on
   do-not-call nor in an insolvency procedure, one email per debtor and rung listing every
@@ -22,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -31,10 +32,21 @@ from sqlmodel import Session, col, select
 
 from callcenter.config import Settings
 from callcenter.domain.audit import record_event
-from callcenter.domain.outbox import enqueue_email, mailbox
+from callcenter.domain.debtor_mail import (
+    FIRST_REMINDER,
+    PREVENTIVE,
+    SECOND_REMINDER,
+    Recipient,
+    Signer,
+    debtor_email,
+    enqueue_debtor_email,
+    signer_for,
+)
+from callcenter.domain.debtor_mail import (
+    LADDER_TEMPLATES as LADDER_TEMPLATES,
+)
 from callcenter.domain.queue.ladder import DEFAULT_SEGMENT, LadderRung, load_ladder, sync_ladder
 from callcenter.domain.queue.scoring import Moments
-from callcenter.domain.recap import RecapInvoice, RenderedEmail, email_environment
 from callcenter.formatting import day, money
 from callcenter.models import (
     Call,
@@ -52,85 +64,7 @@ from callcenter.models import (
     User,
 )
 
-PREVENTIVE = "ladder_preventive"
-FIRST_REMINDER = "ladder_reminder_1"
-SECOND_REMINDER = "ladder_reminder_2"
-LADDER_TEMPLATES = (PREVENTIVE, FIRST_REMINDER, SECOND_REMINDER)
-
-SUBJECTS = {
-    "reminder_promise": "Rappel : règlement de {amount} prévu le {date} — {company}",
-    "reminder_instalment": "Rappel : échéance {sequence}/{count} de {amount} le {date} — {company}",
-    PREVENTIVE: "{invoice_word} {invoices} : tout est-il en ordre ? — {company}",
-    FIRST_REMINDER: "{invoice_word} {invoices} arrivée{s} à échéance — {company}",
-    SECOND_REMINDER: "Deuxième relance : {invoice_word_lower} {invoices} impayée{s} — {company}",
-}
-
-
-@dataclass(frozen=True)
-class ReminderContext:
-    """Every value already formatted for a French reader (named ``recap`` in templates)."""
-
-    template: str
-    company_name: str
-    company_signature: str
-    debtor_name: str
-    contact_name: str
-    agent_name: str
-    agent_email: str
-    payment_reference: str
-    iban: str = ""
-    bic: str = ""
-    amount: str = ""
-    due_date: str = ""
-    total: str = ""
-    sequence: int = 0
-    instalment_count: int = 0
-    previous_reminder_date: str = ""
-    invoices: list[RecapInvoice] = field(default_factory=list)
-
-
-def reminder_subject(context: ReminderContext) -> str:
-    numbers = [invoice.number for invoice in context.invoices]
-    shown = ", ".join(numbers[:3]) + (" …" if len(numbers) > 3 else "")
-    many = len(numbers) > 1
-    return SUBJECTS[context.template].format(
-        amount=context.amount,
-        date=context.due_date,
-        sequence=context.sequence,
-        count=context.instalment_count,
-        company=context.company_name,
-        invoices=shown,
-        invoice_word="Vos factures" if many else "Votre facture",
-        invoice_word_lower="factures" if many else "facture",
-        s="s" if many else "",
-    )
-
-
-def render_reminder(context: ReminderContext) -> RenderedEmail:
-    """Subject, text and HTML of a reminder or ladder email."""
-    if context.template not in SUBJECTS:
-        raise ValueError(f"unknown reminder template {context.template!r}")
-    values = {"recap": context}
-    text = email_environment(False).get_template(f"{context.template}.txt").render(values)
-    html = email_environment(True).get_template(f"{context.template}.html").render(values)
-    return RenderedEmail(subject=reminder_subject(context), text=text, html=html)
-
-
 # --- shared helpers -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Recipient:
-    contact_id: int
-    name: str
-    email: str
-
-
-@dataclass(frozen=True)
-class Signer:
-    name: str
-    email: str
-    reply_to: str | None
 
 
 def choose_recipients(session: Session, debtor_ids: Iterable[int]) -> dict[int, Recipient]:
@@ -167,23 +101,8 @@ def _signers(
     signers: dict[int | None, Signer] = {None: service}
     if ids:
         for user in session.exec(select(User).where(col(User.id).in_(ids))).all():
-            signers[user.id] = (
-                Signer(user.full_name, user.email, mailbox(user.full_name, user.email))
-                if user.active
-                else service
-            )
+            signers[user.id] = signer_for(user.full_name, user.email) if user.active else service
     return defaultdict(lambda: service, signers)
-
-
-def payment_reference(debtor: Debtor, invoices: list[Invoice]) -> str:
-    """The account code, plus the invoice number when a single invoice is concerned."""
-    if len(invoices) == 1:
-        return f"{debtor.account_code} {invoices[0].number}"
-    return debtor.account_code
-
-
-def _message_domain(settings: Settings) -> str:
-    return settings.mail.sender_address.partition("@")[2] or "localhost"
 
 
 def _existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
@@ -211,61 +130,6 @@ def _local_date(moment: datetime, settings: Settings) -> date:
 class ReminderReport:
     queued: int = 0
     no_recipient: int = 0
-
-
-def _context(
-    template: str,
-    *,
-    settings: Settings,
-    debtor: Debtor,
-    recipient: Recipient,
-    signer: Signer,
-    invoices: list[Invoice],
-    **values,
-) -> ReminderContext:
-    company = settings.company
-    return ReminderContext(
-        template=template,
-        company_name=company.name,
-        company_signature=company.signature,
-        debtor_name=debtor.name,
-        contact_name=recipient.name,
-        agent_name=signer.name,
-        agent_email=signer.email,
-        payment_reference=payment_reference(debtor, invoices),
-        iban=company.iban,
-        bic=company.bic,
-        invoices=[RecapInvoice.of(invoice) for invoice in invoices],
-        **values,
-    )
-
-
-def _enqueue(
-    session: Session,
-    *,
-    key: str,
-    context: ReminderContext,
-    recipient: Recipient,
-    signer: Signer,
-    debtor_id: int,
-    settings: Settings,
-    now: datetime,
-) -> OutboxEmail:
-    rendered = render_reminder(context)
-    return enqueue_email(
-        session,
-        idempotency_key=key,
-        template=context.template,
-        to_address=mailbox(recipient.name, recipient.email),
-        reply_to=signer.reply_to,
-        subject=rendered.subject,
-        body_text=rendered.text,
-        body_html=rendered.html,
-        message_id_domain=_message_domain(settings),
-        debtor_id=debtor_id,
-        contact_id=recipient.contact_id,
-        now=now,
-    )
 
 
 def queue_commitment_reminders(
@@ -329,7 +193,6 @@ def queue_commitment_reminders(
         settings,
     )
     promise_invoices = _promise_invoices(session, [p.id for p in promises])
-    open_invoices = _open_invoices(session, {plan.debtor_id for _, plan in instalments})
     counts = _instalment_counts(session, {plan.id for _, plan in instalments})
 
     for promise in promises:
@@ -342,17 +205,19 @@ def queue_commitment_reminders(
             continue
         signer = signers[promise.agent_id]
         invoices = promise_invoices.get(promise.id, [])
-        context = _context(
+        owed = promise.amount_cents - promise.paid_cents
+        context = debtor_email(
             "reminder_promise",
             settings=settings,
             debtor=debtor,
             recipient=recipient,
             signer=signer,
             invoices=invoices,
-            amount=money(promise.amount_cents - promise.paid_cents),
+            pay_cents=owed,
+            amount=money(owed),
             due_date=day(promise.promised_date),
         )
-        _enqueue(
+        enqueue_debtor_email(
             session,
             key=f"reminder:promise:{promise.id}",
             context=context,
@@ -372,21 +237,22 @@ def queue_commitment_reminders(
             report.no_recipient += 1
             continue
         signer = signers[plan.agent_id]
-        invoices = open_invoices.get(debtor.id, [])
-        context = _context(
+        owed = instalment.amount_cents - instalment.paid_cents
+        context = debtor_email(
             "reminder_instalment",
             settings=settings,
             debtor=debtor,
             recipient=recipient,
             signer=signer,
-            invoices=invoices,
-            amount=money(instalment.amount_cents - instalment.paid_cents),
+            invoices=[],  # a plan covers a sum, not invoices: its instalments are the terms
+            pay_cents=owed,
+            amount=money(owed),
             due_date=day(instalment.due_date),
             sequence=instalment.sequence,
             instalment_count=counts.get(plan.id, instalment.sequence),
             total=money(plan.total_cents),
         )
-        _enqueue(
+        enqueue_debtor_email(
             session,
             key=f"reminder:instalment:{instalment.id}",
             context=context,
@@ -413,25 +279,6 @@ def _promise_invoices(session: Session, promise_ids: list[int]) -> dict[int, lis
     ).all()
     for promise_id, invoice in rows:
         out[promise_id].append(invoice)
-    return out
-
-
-def _open_invoices(session: Session, debtor_ids: set[int]) -> dict[int, list[Invoice]]:
-    out: dict[int, list[Invoice]] = defaultdict(list)
-    if not debtor_ids:
-        return out
-    rows = session.exec(
-        select(Invoice)
-        .where(
-            col(Invoice.debtor_id).in_(debtor_ids),
-            Invoice.status == InvoiceStatus.OPEN,
-            Invoice.open_amount_cents > 0,
-            col(Invoice.disputed).is_(False),
-        )
-        .order_by(Invoice.due_date, Invoice.number)
-    ).all()
-    for invoice in rows:
-        out[invoice.debtor_id].append(invoice)
     return out
 
 
@@ -750,20 +597,22 @@ def queue_ladder_emails(
         signer = signers[debtor.owner_id]
         concerned = sorted((invoices[i] for i in members), key=lambda v: (v.due_date, v.number))
         previous = max((v.last_reminder_at for v in concerned if v.last_reminder_at), default=None)
-        context = _context(
+        owed = sum(v.open_amount_cents for v in concerned)
+        context = debtor_email(
             rung.template,
             settings=settings,
             debtor=debtor,
             recipient=recipient,
             signer=signer,
             invoices=concerned,
-            total=money(sum(v.open_amount_cents for v in concerned)),
+            pay_cents=owed,
+            total=money(owed),
             due_date=day(min(v.due_date for v in concerned)),
             previous_reminder_date=day(previous, ZoneInfo(settings.app.timezone))
             if previous
             else "",
         )
-        email = _enqueue(
+        email = enqueue_debtor_email(
             session,
             key=key,
             context=context,

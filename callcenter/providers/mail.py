@@ -25,6 +25,7 @@ from email.utils import format_datetime
 from typing import Protocol
 
 from callcenter.models import OutboxEmail
+from callcenter.providers.girocode import draw_qr_codes, qr_png
 
 DISPLAY_NAME_LIMIT = 100
 # What a display name loses: controls and the ASCII characters that need quoting in a
@@ -197,6 +198,23 @@ def header_mailbox(value: str, what: str) -> Address:
         raise UnbuildableMessage(refused) from None
 
 
+def _add_html_with_qr_codes(message: EmailMessage, email: OutboxEmail) -> None:
+    """The HTML part; each SEPA QR code it names becomes an inline PNG beside it
+    (``multipart/related``, ``cid:`` links: shown by mail clients that block data URIs)."""
+    images: list[tuple[str, bytes]] = []
+
+    def content_id(payload: str) -> str:
+        images.append((f"qr{len(images) + 1}.{email.message_id.strip('<>')}", qr_png(payload)))
+        return f"cid:{images[-1][0]}"
+
+    message.add_alternative(draw_qr_codes(email.body_html, content_id), subtype="html")
+    html = message.get_payload()[1]
+    for cid, png in images:
+        html.add_related(
+            png, "image", "png", cid=f"<{cid}>", disposition="inline", filename="qr-virement.png"
+        )
+
+
 def build_message(
     email: OutboxEmail, *, sender_name: str, sender_address: str, now: datetime
 ) -> EmailMessage:
@@ -220,7 +238,7 @@ def build_message(
         message["Date"] = format_datetime(email.created_at or now)
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(email.body_text)
-        message.add_alternative(email.body_html, subtype="html")
+        _add_html_with_qr_codes(message, email)
     except UnbuildableMessage:
         raise
     except (ValueError, TypeError, IndexError, HeaderParseError, UnicodeError) as error:

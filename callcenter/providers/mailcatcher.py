@@ -7,6 +7,7 @@ as a recipient's mail system would show it. A web page lists what it received.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import tempfile
@@ -104,8 +105,20 @@ def list_messages(folder: Path, limit: int = 200) -> list[CaughtMessage]:
 
 
 def html_part(message: EmailMessage) -> str | None:
+    """The HTML, its inline images (``cid:``, the QR codes) turned into data URIs so that the
+    page can show them without fetching anything."""
     part = message.get_body(preferencelist=("html",))
-    return part.get_content() if part is not None else None
+    if part is None:
+        return None
+    content = part.get_content()
+    for related in message.walk():
+        cid = (related.get("Content-ID") or "").strip().strip("<>")
+        if cid and related.get_content_maintype() == "image":
+            data = base64.b64encode(related.get_content()).decode()
+            content = content.replace(
+                f"cid:{cid}", f"data:{related.get_content_type()};base64,{data}"
+            )
+    return content
 
 
 def text_part(message: EmailMessage) -> str | None:

@@ -221,3 +221,43 @@ def test_letters_carry_both_postal_addresses(session, tmp_path, database_url):
     assert letter.content.debtor_address == ["14 rue Pasteur", "21000 Dijon"]
     for line in ("14 rue Pasteur", "21000 Dijon", "3 quai des Tanneurs", "69002 Lyon", "552100554"):
         assert line in letter.html
+
+
+@pytest.mark.parametrize(("kind", "amount"), [("relance", 150_000), ("mise_en_demeure", None)])
+def test_each_letter_says_how_to_pay_with_a_scannable_qr_code(
+    session, letter_settings, kind, amount
+):
+    import io
+
+    import pdfplumber
+    import zxingcpp
+
+    seed(session)
+    letter = build_letter(
+        session, account_code="411C42", kind=kind, today=TODAY, settings=letter_settings
+    )
+    payment = letter.content.payment
+    # what the letter asks for: the principal, or everything a formal notice claims
+    claimed = amount or int(re.sub(r"\D", "", letter.content.grand_total))
+    assert payment.amount == money(claimed)
+    assert payment.reference == "411C42", "two invoices: the account code alone"
+    assert "IBAN FR76 3000 6000 0112 3456 7890 189, BIC AGRIFRPPXXX" in letter.html
+    assert "Tél. 04 65 71 38 03" in letter.html
+    pdf = render_pdf(letter.html)
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        [page] = document.pages
+        assert len(page.images) == 1
+        picture = page.to_image(resolution=150).original
+    [code] = zxingcpp.read_barcodes(picture)
+    fields = code.text.split("\n")
+    assert fields[:7] == [
+        "BCD",
+        "002",
+        "1",
+        "SCT",
+        "AGRIFRPPXXX",
+        "Exemple SAS",
+        "FR7630006000011234567890189",
+    ]
+    assert fields[7] == f"EUR{claimed // 100}.{claimed % 100:02d}"
+    assert fields[-1] == "411C42"

@@ -4,27 +4,42 @@ Run with ``UPDATE_SNAPSHOTS=1`` after a deliberate wording change, then review t
 """
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from callcenter.domain.recap import (
-    SUBJECTS,
-    RecapContext,
-    RecapInstalment,
-    RecapInvoice,
-    render_recap,
+from callcenter.domain.debtor_mail import (
+    RECAP_TEMPLATES,
+    DebtorEmail,
+    MailInstalment,
+    MailInvoice,
+    render_email,
 )
+from callcenter.domain.payment import PaymentDetails
 
 SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots" / "emails"
 
 INVOICES = [
-    RecapInvoice("FA-2026-000123", "02/09/2026", "02/10/2026", "1 250,50 €", "1 250,50 €"),
-    RecapInvoice("FA-2026-000187", "15/09/2026", "15/10/2026", "2 229,50 €", "1 729,50 €"),
+    MailInvoice("FA-2026-000123", "02/09/2026", "02/10/2026", "1 250,50 €", "1 250,50 €"),
+    MailInvoice("FA-2026-000187", "15/09/2026", "15/10/2026", "2 229,50 €", "1 729,50 €"),
 ]
 
 
-def context(template: str, **extra) -> RecapContext:
+PAYMENT = PaymentDetails(
+    beneficiary="Exemple SAS",
+    iban="FR76 3000 6000 0112 3456 7890 189",
+    bic="AGRIFRPPXXX",
+    reference="411C00042 FA-2026-000123",
+    amount="2 980,00 €",
+    phone="04 65 71 38 03",
+    epc="BCD\n002\n1\nSCT\nAGRIFRPPXXX\nExemple SAS\nFR7630006000011234567890189\nEUR2980.00"
+    "\n\n\n411C00042 FA-2026-000123",
+)
+NO_TRANSFER = PaymentDetails("Exemple SAS", "", "", "411C00042", "", "", "")
+
+
+def context(template: str, **extra) -> DebtorEmail:
     values = dict(
         template=template,
         company_name="Exemple SAS",
@@ -34,26 +49,31 @@ def context(template: str, **extra) -> RecapContext:
         agent_name="Léa Martin",
         agent_email="lea.martin@exemple.fr",
         call_date="23/11/2026",
-        payment_reference="411C00042 FA-2026-000123",
-        iban="FR76 3000 6000 0112 3456 7890 189",
-        bic="AGRIFRPPXXX",
+        payment=PAYMENT,
         invoices=INVOICES,
     )
     values.update(extra)
-    return RecapContext(**values)
+    return DebtorEmail(**values)
 
 
 CASES = {
     "promise": context(
-        "promise", amount="2 980,00 €", promised_date="30/11/2026", notes="Virement groupé."
+        "promise",
+        amount="2 980,00 €",
+        due_date="30/11/2026",
+        total="2 980,00 €",
+        notes="Virement groupé.",
     ),
     "payment_plan": context(
         "payment_plan",
-        amount="2 980,00 €",
+        invoices=[],
+        amount="1 000,00 €",
+        total="2 980,00 €",
+        payment=replace(PAYMENT, reference="411C00042", amount="1 000,00 €"),
         instalments=[
-            RecapInstalment(1, "30/11/2026", "1 000,00 €"),
-            RecapInstalment(2, "30/12/2026", "1 000,00 €"),
-            RecapInstalment(3, "30/01/2027", "980,00 €"),
+            MailInstalment(1, "30/11/2026", "1 000,00 €"),
+            MailInstalment(2, "30/12/2026", "1 000,00 €"),
+            MailInstalment(3, "30/01/2027", "980,00 €"),
         ],
     ),
     "dispute": context(
@@ -64,18 +84,18 @@ CASES = {
     ),
     "invoice_resend": context("invoice_resend"),
     "already_paid": context("already_paid"),
-    "attempt": context("attempt", iban="", bic=""),
+    "attempt": context("attempt", payment=NO_TRANSFER),
 }
 
 
 def test_every_template_has_a_case():
-    assert set(CASES) == set(SUBJECTS)
+    assert set(CASES) == set(RECAP_TEMPLATES)
 
 
 @pytest.mark.parametrize("template", sorted(CASES))
 @pytest.mark.parametrize("part", ["txt", "html"])
 def test_recap_matches_its_snapshot(template, part):
-    rendered = render_recap(CASES[template])
+    rendered = render_email(CASES[template])
     body = rendered.text if part == "txt" else rendered.html
     content = f"Objet : {rendered.subject}\n\n{body}"
     snapshot = SNAPSHOTS / f"recap_{template}.{part}"
@@ -87,13 +107,13 @@ def test_recap_matches_its_snapshot(template, part):
 
 
 def test_html_escapes_what_the_agent_typed():
-    html = render_recap(CASES["dispute"]).html
+    html = render_email(CASES["dispute"]).html
     assert "&lt;3 sur 10&gt;" in html and "<3 sur 10>" not in html
-    assert "Durand &amp; Fils" in render_recap(CASES["promise"]).html
+    assert "Durand &amp; Fils" in render_email(CASES["promise"]).html
 
 
 def test_promise_recap_states_the_terms():
-    rendered = render_recap(CASES["promise"])
+    rendered = render_email(CASES["promise"])
     assert rendered.subject == (
         "Récapitulatif de notre appel : règlement de 2 980,00 € prévu le 30/11/2026"
     )
@@ -103,4 +123,4 @@ def test_promise_recap_states_the_terms():
 
 def test_a_missing_value_is_an_error_not_a_blank():
     with pytest.raises(ValueError):
-        render_recap(context("no_such_template"))
+        render_email(context("no_such_template"))

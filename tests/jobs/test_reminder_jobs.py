@@ -135,7 +135,12 @@ def test_instalment_reminder_once_per_instalment(engine, settings):
     assert (
         f"échéance 2/3 de {money(100_000)} le {day(TODAY + timedelta(days=1))}" in emails[0].subject
     )
-    assert "FA-9" in emails[0].body_text
+    # a plan covers a sum, not invoices: the reminder states the instalment, the plan's total
+    # and how to pay this instalment (the account's reference, its amount in the QR code)
+    body = emails[0].body_text
+    assert "FA-9" not in body
+    assert f"Montant à régler : {money(100_000)}" in body and f"total {money(300_000)}" in body
+    assert "EUR1000.00" in emails[0].body_html
 
 
 def test_opted_out_or_addressless_contacts_are_never_mailed(engine, settings):

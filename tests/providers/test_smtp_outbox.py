@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -284,3 +285,87 @@ def test_sender_killed_after_acceptance_loses_nothing_and_duplicates_nothing(
     caught = list_messages(mailbox)
     assert len(caught) == 1, "…with the same Message-ID, so the mailbox holds it once"
     assert caught[0].message_id == crashed.message_id
+
+
+def test_debtor_email_arrives_with_its_bank_details_and_a_scannable_qr_code(
+    engine, settings, tmp_path
+):
+    """A reminder composed by the domain, delivered through a real SMTP server: the HTML part
+    shows the bank details and links (cid:) an inline PNG that decodes to the EPC payload."""
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    from callcenter.domain.debtor_mail import (
+        Recipient,
+        Signer,
+        debtor_email,
+        enqueue_debtor_email,
+    )
+    from callcenter.providers.mailcatcher import html_part, read_message
+    from tests.factories import make_debtor, make_invoice
+
+    with session_scope(engine) as session:
+        debtor = make_debtor(session, account_code="411C00042", name="Boulangerie Durand")
+        invoice = make_invoice(session, debtor, number="FA-2026-000123", amount_cents=125_050)
+        contact = Contact(debtor_id=debtor.id, full_name="Dupont, Jean", email="jean@durand.fr")
+        session.add(contact)
+        session.flush()
+        recipient = Recipient(contact.id, contact.full_name, contact.email)
+        context = debtor_email(
+            "ladder_reminder_1",
+            settings=settings,
+            debtor=debtor,
+            recipient=recipient,
+            signer=Signer("Service relance client", "relances@exemple.fr", None),
+            invoices=[invoice],
+            pay_cents=125_050,
+            total="1 250,50 €",
+        )
+        enqueue_debtor_email(
+            session,
+            key="ladder:test",
+            context=context,
+            recipient=recipient,
+            signer=Signer("Service relance client", "relances@exemple.fr", None),
+            debtor_id=debtor.id,
+            settings=settings,
+            now=utcnow(),
+        )
+    caught = tmp_path / "caught"
+    with SmtpServer(CatchingHandler(caught)) as server:
+        report = deliver_outbox(
+            engine, SmtpTransport(server.host, server.port), **SENDER, now=utcnow
+        )
+    assert report.sent == 1
+    [summary] = list_messages(caught)
+    message = read_message(caught, summary.key)
+    [to] = message["To"].addresses  # « Dupont, Jean » stays one recipient
+    assert to.addr_spec == "jean@durand.fr"
+
+    html = message.get_body(("html",)).get_content()
+    for expected in ("FR76 3000 6000 0112 3456 7890 189", "AGRIFRPPXXX", "04 65 71 38 03"):
+        assert expected in html
+    assert "411C00042 FA-2026-000123" in html and "data-epc" not in html
+    [src] = re.findall(r'<img class="epc-qr" src="cid:([^"]+)"', html)
+    [image] = [part for part in message.walk() if part.get_content_type() == "image/png"]
+    assert image["Content-ID"] == f"<{src}>"
+    assert image.get_content_disposition() == "inline"
+    [code] = zxingcpp.read_barcodes(Image.open(io.BytesIO(image.get_content())))
+    assert code.text.split("\n") == [
+        "BCD",
+        "002",
+        "1",
+        "SCT",
+        "AGRIFRPPXXX",
+        "Exemple SAS",
+        "FR7630006000011234567890189",
+        "EUR1250.50",
+        "",
+        "",
+        "411C00042 FA-2026-000123",
+    ]
+    # the local mail catcher's page shows the image without fetching anything
+    shown = html_part(message)
+    assert f"cid:{src}" not in shown and 'src="data:image/png;base64,' in shown
