@@ -5,15 +5,10 @@
   invoices the promise covers (an instalment: the plan's total) and how to pay (composed
   by ``debtor_mail``). A commitment agreed inside that window gets none: the recap of the
   call already said it.
-- The ladder's email rungs (preventive quality check before the due date, first and second
-  reminders after it) go to open, undisputed, unpaused invoices of debtors neither on
-  do-not-call nor in an insolvency procedure, one email per debtor and rung listing every
-  invoice concerned. An invoice gets a rung's email while that rung is the latest it has
-  reached (so a day missed by the scheduler is caught up, but an invoice already at the
-  phone stage gets no late email) and only once: its ``dunning_stage`` records the rung.
-- A contact who opted out of email, or has none, is never mailed; when
-  ``[queue] cap_across_channels`` is on, the emails respect the contact cap of the queue
-  (attempts on 7 rolling days and minimum gap, counted like the queue counts them).
+- A dunning process step that is an email (``domain/process.py``) writes one email per
+  debtor and step listing the invoices it concerns: coming due for a preventive step,
+  overdue for a later one (open, undisputed, unpaused); ``dunning_stage`` records the step.
+- A contact who opted out of email, or has none, is never mailed.
 Every email goes through the outbox with an idempotency key, so running a job twice
 enqueues nothing twice.
 """
@@ -45,14 +40,11 @@ from callcenter.domain.debtor_mail import (
 from callcenter.domain.debtor_mail import (
     LADDER_TEMPLATES as LADDER_TEMPLATES,
 )
-from callcenter.domain.queue.ladder import DEFAULT_SEGMENT, LadderRung, load_ladder, sync_ladder
-from callcenter.domain.queue.scoring import Moments
+from callcenter.domain.queue.ladder import LadderRung, load_ladder, sync_ladder
 from callcenter.formatting import day, money
 from callcenter.models import (
-    Call,
     Contact,
     Debtor,
-    EmailStatus,
     Instalment,
     Invoice,
     InvoiceStatus,
@@ -306,14 +298,6 @@ class EmailRung:
         return f"J{self.rung.offset_days:+d}"
 
 
-@dataclass
-class LadderReport:
-    emails: int = 0
-    invoices: int = 0
-    no_recipient: int = 0
-    capped: int = 0
-
-
 def ladder_rungs(session: Session, settings: Settings) -> list[LadderRung]:
     """The ladder from the tables, written from the settings the first time."""
     rungs = load_ladder(session)
@@ -343,185 +327,6 @@ def email_rungs(rungs: list[LadderRung]) -> dict[int, EmailRung]:
     return out
 
 
-def _oldest_useful_due(rungs: list[LadderRung], today: date) -> date | None:
-    """Invoices due before this date are past every email rung (a later rung always applies)."""
-    stops = []
-    by_segment: dict[str, list[LadderRung]] = defaultdict(list)
-    for rung in rungs:
-        by_segment[rung.segment].append(rung)
-    for own in by_segment.values():
-        emails = [r.offset_days for r in own if r.action == "email"]
-        if not emails:
-            continue
-        later = [
-            r.offset_days for r in own if r.offset_days > max(emails) and not r.min_amount_cents
-        ]
-        if not later:
-            return None
-        stops.append(min(later))
-    if not stops:
-        return None
-    return today - timedelta(days=max(stops) - 1)
-
-
-def ladder_candidates(
-    session: Session,
-    *,
-    today: date,
-    settings: Settings,
-    debtor_ids: list[int] | None = None,
-) -> list[tuple[int, int, int]]:
-    """``(debtor id, invoice id, email rung rank)`` of every invoice owed a ladder email.
-
-    One set-based query: each workable invoice's latest reached rung (its own segment's
-    ladder, the rung's minimum amount met by the invoice's open amount), kept when that rung
-    is an email the invoice has not had yet (its ``dunning_stage`` is an earlier rung).
-    """
-    rungs = ladder_rungs(session, settings)
-    emails = email_rungs(rungs)
-    if not emails:
-        return []
-    segments = sorted({r.segment for r in rungs})
-    steps = (
-        sa.values(
-            sa.column("rnk", sa.Integer),
-            sa.column("seg", sa.String),
-            sa.column("due_by", sa.Date),
-            sa.column("min_cents", sa.BigInteger),
-            name="steps",
-        )
-        .data(
-            [
-                (r.rank, r.segment, today - timedelta(days=r.offset_days), r.min_amount_cents)
-                for r in rungs
-            ]
-        )
-        .cte("steps")
-    )
-    stage_offsets: dict[str, int] = {}
-    for rung in rungs:
-        stage_offsets.setdefault(rung.stage, rung.offset_days)
-    done = (
-        sa.values(sa.column("stage", sa.String), sa.column("off", sa.Integer), name="done")
-        .data(sorted(stage_offsets.items()))
-        .cte("done")
-    )
-    email_steps = (
-        sa.values(sa.column("rnk", sa.Integer), sa.column("off", sa.Integer), name="email_steps")
-        .data([(rank, e.rung.offset_days) for rank, e in sorted(emails.items())])
-        .cte("email_steps")
-    )
-
-    i = sa.table(
-        "invoices",
-        sa.column("id"),
-        sa.column("debtor_id"),
-        sa.column("status"),
-        sa.column("open_amount_cents"),
-        sa.column("disputed"),
-        sa.column("paused_until"),
-        sa.column("due_date"),
-        sa.column("dunning_stage"),
-    ).alias("i")
-    d = sa.table(
-        "debtors",
-        sa.column("id"),
-        sa.column("segment"),
-        sa.column("do_not_call"),
-        sa.column("insolvency_status"),
-    ).alias("d")
-    ladder = sa.case((d.c.segment.in_(segments), d.c.segment), else_=DEFAULT_SEGMENT)
-    conditions = [
-        i.c.status == InvoiceStatus.OPEN,
-        i.c.open_amount_cents > 0,
-        sa.not_(i.c.disputed),
-        sa.or_(i.c.paused_until.is_(None), i.c.paused_until <= today),
-        sa.not_(d.c.do_not_call),
-        sa.func.coalesce(d.c.insolvency_status, "") == "",
-    ]
-    horizon = max(-r.offset_days for r in emails.values() for r in [r.rung])
-    conditions.append(i.c.due_date <= today + timedelta(days=max(horizon, 0)))
-    oldest = _oldest_useful_due(rungs, today)
-    if oldest is not None:
-        conditions.append(i.c.due_date >= oldest)
-    if debtor_ids is not None:
-        conditions.append(i.c.debtor_id.in_(debtor_ids))
-    current = (
-        sa.select(
-            i.c.id.label("invoice_id"),
-            i.c.debtor_id.label("debtor_id"),
-            sa.func.max(steps.c.rnk).label("rnk"),
-        )
-        .select_from(
-            i.join(d, d.c.id == i.c.debtor_id).join(
-                steps,
-                sa.and_(
-                    steps.c.seg == ladder,
-                    i.c.due_date <= steps.c.due_by,
-                    i.c.open_amount_cents >= steps.c.min_cents,
-                ),
-            )
-        )
-        .where(*conditions)
-        .group_by(i.c.id, i.c.debtor_id)
-        .cte("current_rung")
-    )
-    i2 = i.alias("i2")
-    query = (
-        sa.select(current.c.debtor_id, current.c.invoice_id, current.c.rnk)
-        .select_from(
-            current.join(email_steps, email_steps.c.rnk == current.c.rnk)
-            .join(i2, i2.c.id == current.c.invoice_id)
-            .outerjoin(done, done.c.stage == i2.c.dunning_stage)
-        )
-        .where(sa.or_(done.c.off.is_(None), done.c.off < email_steps.c.off))
-        .order_by(current.c.debtor_id, current.c.rnk, current.c.invoice_id)
-    )
-    return [(int(a), int(b), int(c)) for a, b, c in session.execute(query).all()]
-
-
-def ladder_candidate_debtors(session: Session, *, today: date, settings: Settings) -> list[int]:
-    """The debtors owed at least one ladder email today, in id order."""
-    return sorted({row[0] for row in ladder_candidates(session, today=today, settings=settings)})
-
-
-def _capped_debtors(
-    session: Session, debtor_ids: list[int], *, now: datetime, settings: Settings
-) -> set[int]:
-    """Debtors at the queue's contact cap: weekly attempts (calls and sent emails) or gap."""
-    queue = settings.queue
-    moments = Moments.at(now, settings)
-    rows = []
-    for start in range(0, len(debtor_ids), 1000):
-        chunk = debtor_ids[start : start + 1000]
-        calls = sa.select(
-            col(Call.debtor_id).label("debtor_id"), col(Call.created_at).label("at")
-        ).where(col(Call.debtor_id).in_(chunk), Call.created_at >= moments.week_start)
-        emails = sa.select(
-            col(OutboxEmail.debtor_id).label("debtor_id"), col(OutboxEmail.sent_at).label("at")
-        ).where(
-            col(OutboxEmail.debtor_id).in_(chunk),
-            OutboxEmail.status == EmailStatus.SENT,
-            col(OutboxEmail.sent_at).is_not(None),
-            OutboxEmail.sent_at >= moments.week_start,
-        )
-        attempts = sa.union_all(calls, emails).subquery("attempts")
-        rows += session.execute(
-            sa.select(attempts.c.debtor_id, sa.func.count(), sa.func.max(attempts.c.at)).group_by(
-                attempts.c.debtor_id
-            )
-        ).all()
-    capped = set()
-    for debtor_id, count, last in rows:
-        if count >= queue.max_attempts_per_week:
-            capped.add(debtor_id)
-        elif queue.min_hours_between_attempts > 0 and last is not None:
-            last = last if last.tzinfo else last.replace(tzinfo=moments.now.tzinfo)
-            if last > moments.gap_start:
-                capped.add(debtor_id)
-    return capped
-
-
 def ladder_key(debtor_id: int, rung: EmailRung, invoice_ids: list[int]) -> str:
     """``ladder:<debtor>:<rung>:<invoice ids>`` (hashed when the list is long)."""
     ids = ",".join(str(i) for i in sorted(invoice_ids))
@@ -529,126 +334,6 @@ def ladder_key(debtor_id: int, rung: EmailRung, invoice_ids: list[int]) -> str:
     if len(key) > 120:
         key = f"ladder:{debtor_id}:{rung.code}:h{hashlib.sha256(ids.encode()).hexdigest()[:32]}"
     return key
-
-
-def queue_ladder_emails(
-    session: Session,
-    *,
-    today: date,
-    now: datetime,
-    settings: Settings,
-    debtor_ids: list[int] | None = None,
-) -> LadderReport:
-    """Enqueue the ladder emails owed today (to ``debtor_ids`` only, when given).
-
-    Each invoice mailed gets ``reminder_count`` + 1, ``last_reminder_at`` and its rung in
-    ``dunning_stage``; each email writes a ``ladder.email_queued`` event on the timeline.
-    Under the cross-channel cap, a debtor gets at most one email per run (its latest rung).
-    """
-    report = LadderReport()
-    rows = ladder_candidates(session, today=today, settings=settings, debtor_ids=debtor_ids)
-    if not rows:
-        return report
-    emails = email_rungs(load_ladder(session))
-    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for debtor_id, invoice_id, rank in rows:
-        groups[(debtor_id, rank)].append(invoice_id)
-    ids = sorted({debtor_id for debtor_id, _ in groups})
-    if settings.queue.cap_across_channels:
-        capped = _capped_debtors(session, ids, now=now, settings=settings)
-        latest: dict[int, int] = {}
-        for debtor_id, rank in groups:
-            if debtor_id not in capped:
-                latest[debtor_id] = max(rank, latest.get(debtor_id, rank))
-        report.capped = len(capped)
-        groups = {
-            (debtor_id, rank): invoices
-            for (debtor_id, rank), invoices in groups.items()
-            if latest.get(debtor_id) == rank
-        }
-    if not groups:
-        return report
-    ids = sorted({debtor_id for debtor_id, _ in groups})
-    debtors = {d.id: d for d in session.exec(select(Debtor).where(col(Debtor.id).in_(ids))).all()}
-    recipients = choose_recipients(session, ids)
-    signers = _signers(session, [d.owner_id for d in debtors.values()], settings)
-    invoice_ids = [i for invoices in groups.values() for i in invoices]
-    invoices = {
-        inv.id: inv
-        for start in range(0, len(invoice_ids), 1000)
-        for inv in session.exec(
-            select(Invoice).where(col(Invoice.id).in_(invoice_ids[start : start + 1000]))
-        ).all()
-    }
-    keys = {
-        group: ladder_key(group[0], emails[group[1]], members) for group, members in groups.items()
-    }
-    existing = _existing_keys(session, keys.values())
-    for (debtor_id, rank), members in sorted(groups.items()):
-        rung = emails[rank]
-        key = keys[(debtor_id, rank)]
-        if key in existing:
-            continue
-        recipient = recipients.get(debtor_id)
-        if recipient is None:
-            report.no_recipient += 1
-            continue
-        debtor = debtors[debtor_id]
-        signer = signers[debtor.owner_id]
-        concerned = sorted((invoices[i] for i in members), key=lambda v: (v.due_date, v.number))
-        previous = max((v.last_reminder_at for v in concerned if v.last_reminder_at), default=None)
-        owed = sum(v.open_amount_cents for v in concerned)
-        context = debtor_email(
-            rung.template,
-            settings=settings,
-            debtor=debtor,
-            recipient=recipient,
-            signer=signer,
-            invoices=concerned,
-            pay_cents=owed,
-            total=money(owed),
-            due_date=day(min(v.due_date for v in concerned)),
-            previous_reminder_date=day(previous, ZoneInfo(settings.app.timezone))
-            if previous
-            else "",
-        )
-        email = enqueue_debtor_email(
-            session,
-            key=key,
-            context=context,
-            recipient=recipient,
-            signer=signer,
-            debtor_id=debtor_id,
-            settings=settings,
-            now=now,
-        )
-        session.execute(
-            sa.update(Invoice)
-            .where(col(Invoice.id).in_(members))
-            .values(
-                reminder_count=Invoice.reminder_count + 1,
-                last_reminder_at=now,
-                dunning_stage=rung.rung.stage,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        record_event(
-            session,
-            type="ladder.email_queued",
-            debtor_id=debtor_id,
-            payload={
-                "email_id": email.id,
-                "step": rung.code,
-                "template": rung.template,
-                "invoices": [v.number for v in concerned],
-            },
-            at=now,
-        )
-        report.emails += 1
-        report.invoices += len(members)
-    session.flush()
-    return report
 
 
 def queue_step_email(
@@ -702,18 +387,20 @@ def queue_step_email(
     if existing is not None:
         return existing
     previous = max((v.last_reminder_at for v in concerned if v.last_reminder_at), default=None)
-    context = _context(
+    owed = sum(v.open_amount_cents for v in concerned)
+    context = debtor_email(
         template.template,
         settings=settings,
         debtor=debtor,
         recipient=recipient,
         signer=signer,
         invoices=concerned,
-        total=money(sum(v.open_amount_cents for v in concerned)),
+        pay_cents=owed,
+        total=money(owed),
         due_date=day(min(v.due_date for v in concerned)),
         previous_reminder_date=day(previous, ZoneInfo(settings.app.timezone)) if previous else "",
     )
-    email = _enqueue(
+    email = enqueue_debtor_email(
         session,
         key=key,
         context=context,
