@@ -29,7 +29,7 @@ from callcenter.models import (
     QueueItem,
     QueueState,
 )
-from tests.conftest import make_settings
+from tests.conftest import TEST_NOW, TEST_TODAY, make_settings
 from tests.domain.queue_helpers import NOW, TODAY, refreshed
 from tests.factories import make_call, make_contact, make_debtor, make_invoice, make_promise
 
@@ -391,3 +391,64 @@ def test_a_suspended_case_asks_for_nothing(session, settings):
     refresh_debtors(session, debtor_ids=[debtor.id], now=NOW, settings=settings)
     projected = forecast(session, today=TODAY, settings=settings)
     assert sum(sum(values) for values in projected.counts.values()) == 0
+
+
+def test_on_demo_data_every_old_debt_with_a_phone_is_called_or_held_for_a_reason(tmp_path):
+    """Demo ledger, calling window open: a debtor past the first call day with a phone is in
+    the queue unless the process holds it (a promise, a plan, a step done, an approval) or a
+    contact rule does (window, cap, gap, callback). Being « never contacted » is no reason."""
+    from callcenter.db import create_db_engine, session_scope
+    from callcenter.demo import generate_demo
+    from callcenter.domain.queue import eligibility as el
+    from callcenter.domain.queue import refresh_all
+    from callcenter.migrate import upgrade
+    from callcenter.models import Contact, Debtor, Invoice
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    upgrade(url)
+    engine = create_db_engine(url)
+    settings = make_settings(tmp_path, url)
+    generate_demo(engine, debtors=150, seed=7, today=TEST_TODAY)
+    with session_scope(engine) as session:
+        refresh_all(session, now=TEST_NOW, settings=settings)
+        items = {q.debtor_id: q for q in session.exec(select(QueueItem)).all()}
+        phones = {c.debtor_id for c in session.exec(select(Contact)).all() if c.phone or c.mobile}
+        oldest: dict[int, date] = {}
+        for invoice in session.exec(select(Invoice)).all():
+            workable = (
+                invoice.status == "open"
+                and invoice.open_amount_cents > 0
+                and not invoice.disputed
+                and (invoice.paused_until is None or invoice.paused_until <= TEST_TODAY)
+            )
+            if workable and invoice.due_date < TEST_TODAY:
+                oldest[invoice.debtor_id] = min(
+                    invoice.due_date, oldest.get(invoice.debtor_id, invoice.due_date)
+                )
+        debtors = {d.id: d for d in session.exec(select(Debtor)).all()}
+    engine.dispose()
+    held = ("Promesse de paiement", "Échéancier en cours", "Étape « ")
+    allowed = (el.MIN_GAP.split("{")[0], el.WEEKLY_CAP.split("{")[0], el.CALLBACK_LATER)
+    concerned = [
+        debtor_id
+        for debtor_id, due in oldest.items()
+        if (TEST_TODAY - due).days >= 25
+        and debtor_id in phones
+        and not debtors[debtor_id].do_not_call
+        and not debtors[debtor_id].insolvency_status
+    ]
+    assert len(concerned) > 30
+    ready = 0
+    for debtor_id in concerned:
+        item = items[debtor_id]
+        if item.state in (QueueState.READY, QueueState.CLAIMED):
+            ready += 1
+            continue
+        for reason in item.exclusion_reasons:
+            assert (
+                reason.startswith(held)
+                or reason.startswith(allowed)
+                or reason.startswith("Hors plage d'appel")
+            ), (debtor_id, reason)
+            assert not reason.startswith("Étape « ") or "faite" in reason or "proposée" in reason
+    assert ready > len(concerned) // 2
