@@ -102,6 +102,19 @@ def _flagged(payload: dict[str, Any]) -> str:
     return f"« {payload.get('sentence', '')} » à {moment} (phrase de pression : {phrase})"
 
 
+LETTER_KIND_LABELS = {"relance": "Lettre de relance", "mise_en_demeure": "Mise en demeure"}
+ENTRY_LABELS = {"catch_up": "entrée par l'étape de rattrapage (encours ancien)"}
+
+
+def _dunning_step(payload: dict[str, Any]) -> str:
+    parts = [f"« {payload.get('step', '')} »"]
+    if payload.get("note"):
+        parts.append(payload["note"])
+    if payload.get("entered_by") in ENTRY_LABELS:
+        parts.append(ENTRY_LABELS[payload["entered_by"]])
+    return " — ".join(parts)
+
+
 KINDS: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
     "call.outcome": ("call", "Appel", _call),
     "call.started": (
@@ -182,7 +195,20 @@ KINDS: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
     "debtor.reassigned": ("queue", "Gestionnaire changé", lambda p: p.get("agent", "")),
     "callback.reassigned": ("callback", "Rappel réattribué", lambda p: p.get("agent", "")),
     "queue.force_released": ("queue", "Dossier libéré par un superviseur", lambda p: ""),
-    "letter.generated": ("letter", "Courrier généré", lambda p: p.get("label", p.get("kind", ""))),
+    "letter.generated": (
+        "letter",
+        "Courrier généré",
+        lambda p: p.get("label") or LETTER_KIND_LABELS.get(p.get("kind", ""), ""),
+    ),
+    "dunning.step_reached": ("queue", "Étape de relance atteinte", _dunning_step),
+    "dunning.step_done": ("queue", "Étape de relance faite", _dunning_step),
+    "dunning.approved": ("queue", "Étape validée par un superviseur", _dunning_step),
+    "dunning.sent_back": (
+        "queue",
+        "Renvoyé aux appels par un superviseur",
+        lambda p: f"« {p.get('step', '')} » écartée, reprise à « {p.get('to', '')} »",
+    ),
+    "dunning.closed": ("queue", "Relance terminée", lambda p: p.get("note", "")),
     "ladder.email_queued": ("email", "Relance par e-mail", lambda p: p.get("step", "")),
     "recording.purged": ("call", "Enregistrement supprimé (durée de conservation)", lambda p: ""),
 }

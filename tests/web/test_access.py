@@ -11,6 +11,7 @@ ALLOWED_ROLES = {
     "agent": {"agent", "supervisor"},
     "supervisor": {"supervisor", "admin"},
     "queue": {"supervisor", "admin"},
+    "process": {"supervisor", "admin"},
     "imports": {"supervisor", "admin"},
     "admin": {"admin"},
     "devmail": {"agent", "supervisor", "admin"},
