@@ -31,7 +31,13 @@ from sqlmodel import Session
 
 from callcenter.domain.imports import values as v
 from callcenter.domain.imports.columns import normalise_header
-from callcenter.domain.imports.entities import DebtorRow, PaymentRow, debtor_ids, upsert_debtors
+from callcenter.domain.imports.entities import (
+    LIMITS,
+    DebtorRow,
+    PaymentRow,
+    debtor_ids,
+    upsert_debtors,
+)
 from callcenter.domain.imports.report import ImportReport
 from callcenter.domain.imports.sources import Table
 from callcenter.domain.imports.staging import InvoiceStage
@@ -62,7 +68,7 @@ AMOUNT_COLUMNS = ("Debit", "Credit")
 SIGNED_COLUMNS = ("Montant", "Sens")
 SALES_JOURNALS = frozenset({"VE", "VT", "VTE", "VEN", "VENT", "VENTE", "VENTES"})
 CUSTOMER_ACCOUNT_PREFIX = "411"
-MAX_NUMBER = 60
+MAX_NUMBER = LIMITS["invoices"]["number"]
 CLIENT_ID_COLUMN = "IdClient"
 # Words naming a means of payment, and the generic words that may surround them in the label of
 # a 411 sub-account (« RECETTE CB », « CLIENTS ESPECES », « Règlements par carte bancaire »).
@@ -211,9 +217,11 @@ def import_fec(
         label = cells[col["CompAuxLib"]].strip()
         payment_type = bool(account) and is_payment_type(label or account)
         client_id = cells[client_col].strip() if client_col is not None else ""
+        account_column = "CompAuxNum"
         if (payment_type or not account) and client_id:
             by_client_id.setdefault(client_id, line)
             account, label = client_id, ""
+            account_column = CLIENT_ID_COLUMN
         elif payment_type:
             amount = _amount(report, line, cells, col, signed, quiet=True) or 0
             unattributed.lines[(account, label)] += 1
@@ -236,6 +244,18 @@ def import_fec(
             )
             continue
         customer_lines += 1
+        too_long = [
+            (column, message)
+            for column, text, limit in (
+                (account_column, account, LIMITS["debtors"]["account_code"]),
+                ("CompAuxLib", label, LIMITS["debtors"]["name"]),
+            )
+            if (message := _too_long(text, limit))
+        ]
+        for column, message in too_long:
+            report.error(line, column, message)
+        if too_long:
+            continue
         journal = cells[col["JournalCode"]].strip()
         sales = (
             journal.upper() in SALES_JOURNALS or "VENTE" in cells[col["JournalLib"]].strip().upper()
@@ -249,7 +269,7 @@ def import_fec(
         if amount is None or entry_date is None or piece_date is None:
             continue
         if label or account not in by_client_id:
-            names.setdefault(account, (line, (label or account)[:200]))
+            names.setdefault(account, (line, label or account))
         piece = " ".join(cells[col["PieceRef"]].split())
         letter = cells[col["EcritureLet"]].strip()
         if amount > 0:
@@ -392,6 +412,14 @@ def _amount(
         return None
 
 
+def _too_long(text: str, limit: int) -> str | None:
+    try:
+        v.bounded(text, limit)
+    except v.BadValue as bad:
+        return bad.message
+    return None
+
+
 def _name_client_ids(
     session: Session, names: dict[str, tuple[int, str]], by_client_id: dict[str, int]
 ) -> None:
@@ -400,7 +428,7 @@ def _name_client_ids(
     unnamed = {code: line for code, line in by_client_id.items() if code not in names}
     stored = debtor_ids(session, unnamed)
     for code, line in unnamed.items():
-        names[code] = (line, "" if code in stored else code[:200])
+        names[code] = (line, "" if code in stored else code)
 
 
 def _date(

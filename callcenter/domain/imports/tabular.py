@@ -17,6 +17,7 @@ from callcenter.domain.imports.allocation import allocate_payments
 from callcenter.domain.imports.columns import Resolution, resolve
 from callcenter.domain.imports.entities import (
     ADDRESS_FIELDS,
+    LIMITS,
     ContactRow,
     DebtorRow,
     PaymentRow,
@@ -42,6 +43,7 @@ class _Context:
         report: ImportReport,
         resolution: Resolution,
         *,
+        limits: dict[str, int],
         now: datetime,
         actor_id: int | None,
         default_terms: int,
@@ -58,6 +60,7 @@ class _Context:
         self.default_terms = default_terms
         self.progress = progress
         self.years = years
+        self.limits = limits
 
     def rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
         columns = list(self.columns.items())
@@ -90,7 +93,11 @@ class _Context:
                 self.error(line, name, MISSING)
             return None
         try:
-            return parser(value)
+            parsed = parser(value)
+            limit = self.limits.get(name)
+            if limit is not None and isinstance(parsed, str):
+                v.bounded(parsed, limit)
+            return parsed
         except v.BadValue as bad:
             self.error(line, name, bad.message)
             return None
@@ -121,6 +128,7 @@ def import_table(
         table,
         report,
         resolution,
+        limits=LIMITS[kind],
         now=now,
         actor_id=actor_id,
         default_terms=default_terms,
@@ -304,6 +312,7 @@ def _invoices(context: _Context) -> None:
     i_due, i_open = columns.get("due_date"), columns.get("open_amount")
     i_currency = columns.get("currency")
     stage = InvoiceStage(context.session, dry_run=report.dry_run)
+    limits = context.limits
     dates: dict[Any, str] = {}
     batch: list = []
     derived_due = 0
@@ -371,8 +380,12 @@ def _invoices(context: _Context) -> None:
             currency = cells[i_currency].strip().upper()
             if len(currency) != 3 or not currency.isalpha():
                 report.error(line, titles["currency"], f"Devise invalide « {currency} ».")
-        if len(number) > 60:
-            report.error(line, titles["number"], "Numéro de facture trop long (60 caractères).")
+        for name, text in (("number", number), ("account_code", account)):
+            if len(text) > limits[name]:
+                try:
+                    v.bounded(text, limits[name])
+                except v.BadValue as bad:
+                    report.error(line, titles[name], bad.message)
         if number:
             batch.append((line, number, account, issue, due, cents, open_cents, currency))
         if len(batch) >= BATCH_ROWS:
