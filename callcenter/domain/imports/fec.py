@@ -155,6 +155,47 @@ class _Credit:
     key: str
 
 
+MAX_LISTED = 20
+
+
+class _Entries:
+    """Debits and credits of each entry (journal and entry number): an entry that does not
+    balance means a cut or altered file, which the report says with its line. Not grouped by
+    date: cash-basis FECs number every entry 0, and their entries still balance per journal."""
+
+    def __init__(self) -> None:
+        self.totals: dict[tuple[str, str], list[int]] = {}
+
+    def add(self, line: int, journal: str, number: str, amount: int) -> None:
+        total = self.totals.get((journal, number))
+        if total is None:
+            total = self.totals[(journal, number)] = [line, 0, 0]
+        total[1 if amount > 0 else 2] += abs(amount)
+
+    def check(self, report: ImportReport) -> None:
+        """A note per unbalanced entry (the first ``MAX_LISTED``), naming its first line."""
+        unbalanced = [
+            (line, journal, number, debit, credit)
+            for (journal, number), (line, debit, credit) in self.totals.items()
+            if debit != credit
+        ]
+        if not unbalanced:
+            return
+        report.notes.append(
+            f"Attention : {len(unbalanced)} écriture(s) déséquilibrée(s) (débits différents "
+            "des crédits). Un FEC ne contient que des écritures équilibrées : le fichier est "
+            "peut-être incomplet ou modifié ; vérifiez-le avec votre expert-comptable."
+        )
+        for line, journal, number, debit, credit in sorted(unbalanced)[:MAX_LISTED]:
+            report.notes.append(
+                f"Ligne {line} : écriture déséquilibrée (journal {journal}, écriture "
+                f"n° {number.strip()}) : {money(debit)} au débit, {money(credit)} au crédit, "
+                f"écart de {money(abs(debit - credit))}."
+            )
+        if len(unbalanced) > MAX_LISTED:
+            report.notes.append(f"… et {len(unbalanced) - MAX_LISTED} autre(s).")
+
+
 def import_fec(
     session: Session,
     *,
@@ -195,6 +236,10 @@ def import_fec(
     if extra:
         report.notes.append(f"Colonnes supplémentaires ignorées : {', '.join(extra)}.")
     width = max(col.values()) + 1
+    declared = len(table.header)
+    while declared and not table.header[declared - 1]:
+        declared -= 1
+    entries = _Entries()
 
     names: dict[str, tuple[int, str]] = {}
     by_client_id: dict[str, int] = {}
@@ -209,7 +254,16 @@ def import_fec(
         if progress and count % 5_000 == 0:
             progress(*table.progress())
         if len(cells) < width:
-            cells = [*cells, *([""] * (width - len(cells)))]
+            report.error(
+                line,
+                None,
+                f"Ligne incomplète : {len(cells)} colonne(s) lue(s), {declared} attendue(s) "
+                "d'après l'en-tête (ligne coupée ou séparateur manquant).",
+            )
+            continue
+        amount = _amount(report, line, cells, col, signed)
+        if amount is not None:
+            entries.add(line, cells[col["JournalCode"]].strip(), cells[col["EcritureNum"]], amount)
         account_number = cells[col["CompteNum"]].strip()
         if not account_number.startswith(CUSTOMER_ACCOUNT_PREFIX):
             continue
@@ -223,7 +277,7 @@ def import_fec(
             account, label = client_id, ""
             account_column = CLIENT_ID_COLUMN
         elif payment_type:
-            amount = _amount(report, line, cells, col, signed, quiet=True) or 0
+            amount = amount or 0
             unattributed.lines[(account, label)] += 1
             unattributed.debit += max(amount, 0)
             unattributed.credit += max(-amount, 0)
@@ -260,7 +314,6 @@ def import_fec(
         sales = (
             journal.upper() in SALES_JOURNALS or "VENTE" in cells[col["JournalLib"]].strip().upper()
         )
-        amount = _amount(report, line, cells, col, signed)
         entry_date = _date(report, line, cells[col["EcritureDate"]], "EcritureDate", years)
         piece_text = cells[col["PieceDate"]].strip()
         piece_date = (
@@ -304,6 +357,7 @@ def import_fec(
                     f"{key}|{occurrences[key]}",
                 )
             )
+    entries.check(report)
     if not report.ok:
         return
     if unattributed.lines:
@@ -389,26 +443,21 @@ def _amount(
     cells: list[str],
     col: dict[str, int],
     signed: bool,
-    *,
-    quiet: bool = False,
 ):
-    """Debit minus credit, in cents (``Montant`` + ``Sens`` in the signed variant); ``quiet``
-    (a line that is skipped anyway) reports no error."""
+    """Debit minus credit, in cents (``Montant`` + ``Sens`` in the signed variant)."""
     try:
         if signed:
             value = v.cents(cells[col["Montant"]] or "0", allow_negative=True)
             sense = cells[col["Sens"]].strip().upper()
             if sense not in ("D", "C", "+1", "-1", "1"):
-                if not quiet:
-                    report.error(line, "Sens", f"Sens « {sense} » invalide : attendu D ou C.")
+                report.error(line, "Sens", f"Sens « {sense} » invalide : attendu D ou C.")
                 return None
             return value if sense in ("D", "+1", "1") else -value
         debit = v.cents(cells[col["Debit"]] or "0", allow_negative=True)
         credit = v.cents(cells[col["Credit"]] or "0", allow_negative=True)
         return debit - credit
     except v.BadValue as bad:
-        if not quiet:
-            report.error(line, "Debit/Credit", bad.message)
+        report.error(line, "Debit/Credit", bad.message)
         return None
 
 
