@@ -4,7 +4,9 @@ credit balances kept as the customer's credit (three real FECs in ../shared/fec/
 from __future__ import annotations
 
 import pytest
+from sqlmodel import Session, select
 
+from callcenter.models import Debtor, Invoice, Payment, PaymentAllocation
 from tests.conftest import shared_file
 from tests.domain.imports_helpers import do_import, messages, row_counts, write
 
@@ -94,3 +96,98 @@ def test_the_real_fecs_have_only_balanced_entries_and_full_lines(engine, relativ
     report = do_import(engine, "fec", shared_file(relative), dry_run=True)
     assert report.ok, report.lines()
     assert not [note for note in report.notes if "déséquilibrée" in note]
+
+
+def _credits(engine) -> dict[str, int]:
+    with Session(engine) as session:
+        return {d.account_code: d.credit_cents for d in session.exec(select(Debtor))}
+
+
+def _open(engine) -> dict[str, int]:
+    with Session(engine) as session:
+        return {i.number: i.open_amount_cents for i in session.exec(select(Invoice))}
+
+
+def test_an_opening_credit_balance_becomes_the_customers_credit_then_pays_the_next_invoice(
+    engine, tmp_path
+):
+    """An unlettered opening-balance credit (journal AN) found no invoice: it was marked
+    unmatched and the customer showed 0,00 € instead of a credit of 56,03 €."""
+    opening = _line(1, "411000", "C1", "Client C1", "AN", "0,00", "56,03", journal="AN") + _line(
+        1, "110000", "", "", "AN", "56,03", "0,00", journal="AN"
+    )
+    report = do_import(engine, "fec", write(tmp_path, "an.txt", HEADER + opening))
+    assert report.ok, report.lines()
+    assert report.allocation["unmatched"] == 1
+    assert report.allocation["credit_cents"] == 5603
+    assert any(
+        note.startswith("56,03\u00a0€ non affecté(s) à une facture") for note in report.notes
+    ), report.notes
+    assert _credits(engine) == {"C1": 5603}
+    with Session(engine) as session:
+        payment = session.exec(select(Payment)).one()
+        assert (payment.unallocated_cents, payment.unmatched) == (5603, True)
+
+    later = HEADER + _sale(7, "C1", "F7", "100,00")
+    report = do_import(engine, "fec", write(tmp_path, "later.txt", later))
+    assert report.ok, report.lines()
+    assert (
+        "Crédit déjà au compte de 1 débiteur(s) affecté aux factures ouvertes : 56,03\u00a0€ "
+        "sur 1 facture(s), dont 0 soldée(s)."
+    ) in report.notes
+    assert _open(engine) == {"F7": 10000 - 5603}
+    assert _credits(engine) == {"C1": 0}
+    with Session(engine) as session:
+        payment = session.exec(select(Payment)).one()
+        assert (payment.unallocated_cents, payment.unmatched) == (0, False)
+        assert session.exec(select(PaymentAllocation.amount_cents)).all() == [5603]
+
+
+def test_credit_pays_invoices_imported_later_from_a_csv_oldest_first(engine, tmp_path):
+    debtors = "Code client;Raison sociale\nC1;Martin\n"
+    assert do_import(engine, "debtors", write(tmp_path, "d.csv", debtors)).ok
+    pay = "Code client;Référence;Date de règlement;Montant\nC1;VIR-1;10/03/2025;150,00\n"
+    assert do_import(engine, "payments", write(tmp_path, "p.csv", pay)).ok
+    assert _credits(engine) == {"C1": 15000}
+    invoices = (
+        "Code client;N° facture;Date facture;Échéance;Montant TTC\n"
+        "C1;F-2;01/04/2025;30/04/2025;100,00\n"
+        "C1;F-1;01/03/2025;31/03/2025;100,00\n"
+    )
+    report = do_import(engine, "invoices", write(tmp_path, "i.csv", invoices))
+    assert report.ok, report.lines()
+    assert _open(engine) == {"F-1": 0, "F-2": 5000}
+    assert _credits(engine) == {"C1": 0}
+
+
+def test_a_changed_payment_without_invoice_moves_the_credit_instead_of_adding_to_it(
+    engine, tmp_path
+):
+    debtors = "Code client;Raison sociale\nC1;Martin\n"
+    assert do_import(engine, "debtors", write(tmp_path, "d.csv", debtors)).ok
+    pay = "Code client;Référence;Date de règlement;Montant\nC1;VIR-1;10/03/2025;40,00\n"
+    assert do_import(engine, "payments", write(tmp_path, "p.csv", pay)).ok
+    assert _credits(engine) == {"C1": 4000}
+    changed = write(tmp_path, "p2.csv", pay.replace("40,00", "60,00"))
+    assert do_import(engine, "payments", changed).counts["payments"].updated == 1
+    assert _credits(engine) == {"C1": 6000}
+
+
+def test_every_customer_of_the_first_real_fec_owes_its_ledger_balance_to_the_cent(engine):
+    """Open invoices minus credit = Σ debit − Σ credit of the customer's sub-account."""
+    path = shared_file("fec/0000000001FEC20220831.txt")
+    assert do_import(engine, "fec", path).ok
+    ledger: dict[str, int] = {}
+    for line in path.read_text(encoding="utf-8-sig").splitlines()[1:]:
+        cells = line.split("\t")
+        if cells[4].startswith("411") and cells[6].strip():
+            debit, credit = (int(cells[n].replace(",", "")) for n in (11, 12))
+            ledger[cells[6].strip()] = ledger.get(cells[6].strip(), 0) + debit - credit
+    owed = {code: -credit for code, credit in _credits(engine).items()}
+    with Session(engine) as session:
+        for code, open_cents in session.exec(
+            select(Debtor.account_code, Invoice.open_amount_cents).join(Invoice)
+        ):
+            owed[code] += open_cents
+    assert len(ledger) == 17
+    assert owed == ledger

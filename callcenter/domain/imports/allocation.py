@@ -2,10 +2,12 @@
 
 Per debtor, payments in date order: first to the invoices the payment names (an explicit
 invoice reference, or for the FEC the invoices lettered with it: same account and same
-lettering code), then to the oldest open invoices by due date. What is left of a payment
-that paid something is an over-payment: it stays on the payment (``unallocated_cents``) and
-as a credit on the debtor (``Debtor.credit_cents``). A payment that found no invoice at all is
-``unmatched``: kept whole for someone to investigate, not counted as a credit.
+lettering code), then to the oldest open invoices by due date. What is left of a payment is
+money the customer has on account: it stays on the payment (``unallocated_cents``) and is the
+debtor's credit (``Debtor.credit_cents``), whether the payment paid something (an
+over-payment) or found no invoice at all (``unmatched``, flagged for someone to look at: an
+opening credit balance, an unlettered credit note). That credit goes to the debtor's next
+invoices, oldest first, when they are imported (``apply_credit``).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def undo_allocations(session: Session, payment_ids: list[int], *, now: datetime)
                 invoice.status = InvoiceStatus.OPEN
             invoice.updated_at = now
         for payment in session.exec(_fresh(select(Payment).where(Payment.id.in_(chunk)))):
-            if payment.unallocated_cents and not payment.unmatched:
+            if payment.unallocated_cents:
                 debtor = session.get(Debtor, payment.debtor_id)
                 debtor.credit_cents = max(0, debtor.credit_cents - payment.unallocated_cents)
             payment.unallocated_cents = 0
@@ -76,7 +78,13 @@ def allocate_payments(
     """Allocate these (not yet allocated) payments; ``preferred`` maps a payment id to the
     invoice ids to pay first. Returns counts for the report."""
     preferred = preferred or {}
-    stats = {"allocations": 0, "paid_invoices": 0, "credit_payments": 0, "unmatched": 0}
+    stats = {
+        "allocations": 0,
+        "paid_invoices": 0,
+        "credit_payments": 0,
+        "unmatched": 0,
+        "credit_cents": 0,
+    }
     payments: list[Payment] = []
     for chunk in _chunks(payment_ids):
         payments.extend(session.exec(_fresh(select(Payment).where(Payment.id.in_(chunk)))).all())
@@ -160,9 +168,81 @@ def _allocate_for_debtor(
         if payment.unmatched:
             stats["unmatched"] += 1
         elif left:
+            stats["credit_payments"] += 1
+        if left:
             debtor.credit_cents += left
             debtor.updated_at = now
-            stats["credit_payments"] += 1
+            stats["credit_cents"] += left
+
+
+def apply_credit(session: Session, debtor_ids: list[int], *, now: datetime) -> dict[str, int]:
+    """Spend these debtors' credit (what their payments left unallocated, oldest payment
+    first) on their open invoices, oldest due first. Returns counts for the report."""
+    stats = {"allocations": 0, "paid_invoices": 0, "credit_cents": 0, "debtors": 0}
+    for chunk in _chunks(sorted(debtor_ids)):
+        debtors = session.exec(
+            _fresh(select(Debtor).where(Debtor.id.in_(chunk), Debtor.credit_cents > 0))
+        ).all()
+        if not debtors:
+            continue
+        with_credit = [debtor.id for debtor in debtors]
+        payments: dict[int, list[Payment]] = defaultdict(list)
+        for payment in session.exec(
+            _fresh(select(Payment))
+            .where(Payment.debtor_id.in_(with_credit), Payment.unallocated_cents > 0)
+            .order_by(Payment.paid_on, Payment.reference)
+        ):
+            payments[payment.debtor_id].append(payment)
+        invoices: dict[int, list[Invoice]] = defaultdict(list)
+        for invoice in session.exec(
+            _fresh(select(Invoice))
+            .where(
+                Invoice.debtor_id.in_(with_credit),
+                Invoice.status == InvoiceStatus.OPEN,
+                Invoice.open_amount_cents > 0,
+            )
+            .order_by(Invoice.due_date, Invoice.issue_date, Invoice.number)
+        ):
+            invoices[invoice.debtor_id].append(invoice)
+        for debtor in debtors:
+            spent = _spend_credit(session, payments[debtor.id], invoices[debtor.id], stats, now)
+            if spent:
+                debtor.credit_cents = max(0, debtor.credit_cents - spent)
+                debtor.updated_at = now
+                stats["credit_cents"] += spent
+                stats["debtors"] += 1
+    session.flush()
+    return stats
+
+
+def _spend_credit(
+    session: Session,
+    payments: list[Payment],
+    invoices: list[Invoice],
+    stats: dict[str, int],
+    now: datetime,
+) -> int:
+    spent = 0
+    for payment in payments:
+        for invoice in invoices:
+            amount = min(payment.unallocated_cents, invoice.open_amount_cents)
+            if amount <= 0:
+                continue
+            session.add(
+                PaymentAllocation(payment_id=payment.id, invoice_id=invoice.id, amount_cents=amount)
+            )
+            stats["allocations"] += 1
+            payment.unallocated_cents -= amount
+            payment.unmatched = False
+            invoice.open_amount_cents -= amount
+            invoice.updated_at = now
+            if invoice.open_amount_cents == 0:
+                invoice.status = InvoiceStatus.PAID
+                stats["paid_invoices"] += 1
+            spent += amount
+            if payment.unallocated_cents == 0:
+                break
+    return spent
 
 
 def after_payments_applied(session: Session, debtor_ids: list[int], now: datetime) -> None:

@@ -41,7 +41,7 @@ from callcenter.domain.imports.entities import (
 from callcenter.domain.imports.report import ImportReport
 from callcenter.domain.imports.sources import Table
 from callcenter.domain.imports.staging import InvoiceStage
-from callcenter.domain.imports.tabular import Progress, apply_payments
+from callcenter.domain.imports.tabular import Progress, apply_payments, spend_credit
 from callcenter.formatting import money
 
 FEC_COLUMNS = (
@@ -411,6 +411,7 @@ def import_fec(
     report.counts["invoices"] = totals
     stage.record_events(actor_id=actor_id, source=report.source, now=now)
     stage.merge(totals, now=now)
+    touched = stage.touched_debtor_ids()
     stage.drop()
 
     lettered: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -433,6 +434,7 @@ def import_fec(
     ]
     ids = debtor_ids(session, names)
     apply_payments(session, payments, ids=ids, report=report, actor_id=actor_id, now=now)
+    spend_credit(session, touched, report=report, now=now)
     if progress:
         progress(*table.progress())
 

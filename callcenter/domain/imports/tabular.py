@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import Session
 
 from callcenter.domain.imports import values as v
-from callcenter.domain.imports.allocation import allocate_payments
+from callcenter.domain.imports.allocation import allocate_payments, apply_credit
 from callcenter.domain.imports.columns import Resolution, resolve
 from callcenter.domain.imports.entities import (
     ADDRESS_FIELDS,
@@ -29,6 +29,7 @@ from callcenter.domain.imports.entities import (
 from callcenter.domain.imports.report import ImportReport
 from callcenter.domain.imports.sources import Table
 from callcenter.domain.imports.staging import InvoiceStage
+from callcenter.formatting import money
 
 BATCH_ROWS = 20_000
 Progress = Callable[[int, int], None]
@@ -294,6 +295,13 @@ def apply_payments(
     report.counts["payments"] = counts
     if to_allocate:
         report.allocation = allocate_payments(session, to_allocate, preferred=preferred, now=now)
+        credit = report.allocation.get("credit_cents", 0)
+        if credit:
+            report.notes.append(
+                f"{money(credit)} non affecté(s) à une facture (trop-perçus, règlements ou "
+                "avoirs sans facture ouverte) porté(s) au crédit des débiteurs : ce crédit "
+                "réduit leur solde et ira à leurs prochaines factures."
+            )
 
 
 def _invoices(context: _Context) -> None:
@@ -409,4 +417,20 @@ def _invoices(context: _Context) -> None:
     report.counts["invoices"] = totals
     stage.record_events(actor_id=context.actor_id, source=report.source, now=context.now)
     stage.merge(totals, now=context.now)
+    touched = stage.touched_debtor_ids()
     stage.drop()
+    spend_credit(context.session, touched, report=report, now=context.now)
+
+
+def spend_credit(
+    session: Session, debtor_ids: list[int], *, report: ImportReport, now: datetime
+) -> None:
+    """The credit these debtors already had (payments and credit notes left unallocated)
+    pays their open invoices, oldest first; the report says how much."""
+    stats = apply_credit(session, debtor_ids, now=now)
+    if stats["credit_cents"]:
+        report.notes.append(
+            f"Crédit déjà au compte de {stats['debtors']} débiteur(s) affecté aux factures "
+            f"ouvertes : {money(stats['credit_cents'])} sur {stats['allocations']} facture(s), "
+            f"dont {stats['paid_invoices']} soldée(s)."
+        )
