@@ -97,6 +97,21 @@ def debtor_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
     return found
 
 
+def stored_payments(
+    session: Session, references: Iterable[str]
+) -> dict[str, tuple[str, date, int]]:
+    """Payments already stored under these references: debtor account code, date, amount."""
+    found: dict[str, tuple[str, date, int]] = {}
+    for chunk in _chunks(sorted(set(references))):
+        for reference, code, paid_on, amount in session.exec(
+            select(Payment.reference, Debtor.account_code, Payment.paid_on, Payment.amount_cents)
+            .join(Debtor, Debtor.id == Payment.debtor_id)
+            .where(Payment.reference.in_(chunk))
+        ):
+            found[reference] = (code, paid_on, amount)
+    return found
+
+
 def _event(debtor_id: int, actor_id: int | None, source: str, now: datetime, **payload) -> dict:
     return {
         "debtor_id": debtor_id,

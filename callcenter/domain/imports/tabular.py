@@ -22,6 +22,7 @@ from callcenter.domain.imports.entities import (
     DebtorRow,
     PaymentRow,
     debtor_ids,
+    stored_payments,
     upsert_contacts,
     upsert_debtors,
     upsert_payments,
@@ -273,11 +274,52 @@ def _payments(context: _Context) -> None:
                 "account_code",
                 f"Règlement pour un débiteur inconnu « {row.account_code} ».",
             )
+    _reused_references(context, rows)
     if not report.ok:
         return
     apply_payments(
         context.session, rows, ids=ids, report=report, actor_id=context.actor_id, now=context.now
     )
+
+
+MAX_LISTED = 20
+
+
+def _reused_references(context: _Context, rows: list[PaymentRow]) -> None:
+    """A reference already stored for another debtor is refused (the payment would silently
+    move from one customer to the other); for the same debtor with another date or amount,
+    the stored payment is corrected and the report lists each one, in case it was in fact a
+    new payment under a reused reference."""
+    stored = stored_payments(context.session, (row.reference for row in rows if row.reference))
+    changed = []
+    for row in rows:
+        if row.reference not in stored:
+            continue
+        code, paid_on, amount = stored[row.reference]
+        before = f"{paid_on:%d/%m/%Y}, {money(amount)}"
+        if row.account_code and code != row.account_code:
+            context.error(
+                row.line,
+                "reference",
+                f"Référence « {row.reference} » déjà utilisée par un règlement du débiteur "
+                f"« {code} » ({before}) : un règlement ne change pas de débiteur. Donnez une "
+                "référence distincte à ce règlement, ou corrigez le code client.",
+            )
+        elif (paid_on, amount) != (row.paid_on, row.amount_cents) and row.paid_on != date.min:
+            changed.append(
+                f"Ligne {row.line}, colonne « {context.titles['reference']} » : le règlement "
+                f"« {row.reference} » déjà enregistré ({before}) est remplacé par "
+                f"{row.paid_on:%d/%m/%Y}, {money(row.amount_cents)} et affecté de nouveau ; "
+                "s'il s'agit d'un autre règlement, donnez-lui une référence distincte."
+            )
+    if changed:
+        context.report.notes.append(
+            f"Attention : {len(changed)} référence(s) de règlement déjà enregistrée(s) avec "
+            "une autre date ou un autre montant."
+        )
+        context.report.notes.extend(changed[:MAX_LISTED])
+        if len(changed) > MAX_LISTED:
+            context.report.notes.append(f"… et {len(changed) - MAX_LISTED} autre(s).")
 
 
 def apply_payments(
