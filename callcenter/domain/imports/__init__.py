@@ -53,8 +53,10 @@ def run_import(
     now: datetime,
     progress: Progress | None = None,
     settings: Settings | None = None,
+    sheet: str | None = None,
 ) -> ImportReport:
-    """Import one file of ``kind`` (debtors, contacts, invoices, payments or fec).
+    """Import one file of ``kind`` (debtors, contacts, invoices, payments or fec); ``sheet``
+    names the sheet of a workbook to read (else the first one holding data).
 
     The column mapping is the saved one named ``mapping_name`` overridden by
     ``explicit_mapping``; after a successful import it is saved under that name for next time.
@@ -82,7 +84,7 @@ def run_import(
                     years=years,
                 )
         else:
-            with open_table(path) as table:
+            with open_table(path, sheet=sheet) as table:
                 import_table(
                     session,
                     kind=kind,
