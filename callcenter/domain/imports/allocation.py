@@ -20,6 +20,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from callcenter.domain.audit import record_event
+from callcenter.domain.imports.sources import FileRefused
+from callcenter.domain.imports.values import MAX_CENTS
+from callcenter.formatting import money
 from callcenter.models import (
     Debtor,
     Invoice,
@@ -170,6 +173,13 @@ def _allocate_for_debtor(
         elif left:
             stats["credit_payments"] += 1
         if left:
+            if debtor.credit_cents + left > MAX_CENTS:
+                raise FileRefused(
+                    f"Le crédit du débiteur « {debtor.account_code} » dépasserait "
+                    f"{money(MAX_CENTS)} avec le règlement « {payment.reference} » "
+                    f"({money(debtor.credit_cents + left)}) : vérifiez les règlements de ce "
+                    "débiteur ; rien n'a été enregistré."
+                )
             debtor.credit_cents += left
             debtor.updated_at = now
             stats["credit_cents"] += left

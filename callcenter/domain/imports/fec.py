@@ -358,6 +358,15 @@ def import_fec(
                 )
             )
     entries.check(report)
+    for invoice in invoices.values():
+        if invoice.amount > v.MAX_CENTS:
+            report.error(
+                invoice.line,
+                "Debit",
+                f"Facture « {invoice.piece} » du client « {invoice.account} » trop élevée : "
+                f"ses lignes au débit totalisent {money(invoice.amount)}, au plus "
+                f"{money(v.MAX_CENTS)} par facture.",
+            )
     if not report.ok:
         return
     if unattributed.lines:
