@@ -226,7 +226,10 @@ def _plain_rows(first: str, text, separator: str, header_line: int, encoding: st
 
 def _quoted_rows(first: str, text, separator: str, header_line: int, encoding: str):
     """CSV with optional double quotes (a field may hold the separator or a line break)."""
-    header = [cell.strip() for cell in next(csv.reader([first], delimiter=separator))]
+    try:
+        header = [cell.strip() for cell in next(csv.reader([first], delimiter=separator))]
+    except csv.Error as error:
+        raise _malformed(header_line, error) from None
     reader = csv.reader(text, delimiter=separator)
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
@@ -240,11 +243,30 @@ def _quoted_rows(first: str, text, separator: str, header_line: int, encoding: s
         except UnicodeDecodeError:
             raise _unreadable(header_line + reader.line_num + 1, encoding) from None
         except csv.Error as error:
-            raise FileRefused(
-                f"Ligne {header_line + reader.line_num} : CSV mal formé ({error})."
-            ) from None
+            raise _malformed(header_line + reader.line_num, error) from None
 
     return header, rows()
+
+
+def _malformed(line: int, error: csv.Error) -> FileRefused:
+    """The refusal for what Python's csv module raised, said in French."""
+    text = str(error)
+    if "field limit" in text:
+        why = f"un champ dépasse {csv.field_size_limit():_} caractères".replace("_", "\u202f")
+    elif "new-line" in text:
+        why = "retour à la ligne (CR) isolé dans un champ sans guillemets"
+    elif "expected after" in text:
+        why = "caractère après le guillemet fermant un champ"
+    elif "end of data" in text or "EOF" in text:
+        why = "guillemet ouvert jamais refermé"
+    elif "NUL" in text:
+        why = "caractère nul (octet 0x00)"
+    else:
+        why = "structure de ligne illisible"
+    return FileRefused(
+        f"Ligne {line} : CSV mal formé ({why}) ; vérifiez les guillemets et les séparateurs de "
+        "cette ligne, ou enregistrez à nouveau le fichier en CSV depuis votre tableur."
+    )
 
 
 def _unreadable(line: int, encoding: str) -> FileRefused:

@@ -102,7 +102,10 @@ def _cents(value: object, allow_negative: bool) -> int:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise BadValue(f"Montant invalide « {value} » : attendu par exemple 1 250,50.")
-        amount = round(value * 100)
+        scaled = value * 100
+        if abs(scaled) > MAX_CENTS:  # also a float too large to become an integer
+            raise _too_large(value)
+        amount = round(scaled)
     else:
         sign, whole, fraction = _amount_parts(value)
         amount = int(whole or 0) * 100 + int((fraction or "0").ljust(2, "0"))
