@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from callcenter.domain.imports import values as v
+from callcenter.domain.imports.fec import FEC_COLUMNS as FEC_COLUMN_NAMES
 from callcenter.domain.imports.sources import FileRefused, open_table
 from tests.domain.imports_helpers import do_import, row_counts
 
@@ -207,6 +208,57 @@ def test_any_csv_import_reports_in_french_with_lines_and_writes_nothing_when_ref
     if not report.ok:
         assert row_counts(engine) == before
     "\n".join(report.lines())  # the terminal report renders whatever was found
+
+
+FEC_COLUMNS = list(FEC_COLUMN_NAMES)
+fec_cell = {
+    "JournalCode": st.sampled_from(["VE", "BQ", "AN", "OD ", "ve", ""]),
+    "EcritureNum": st.sampled_from(["1", "2", "0", "", "x"]),
+    "EcritureDate": st.one_of(st.sampled_from(["20250115", "20251301", "99991231"]), date_text),
+    "CompteNum": st.sampled_from(["411000", "41100", "706000", "512000", "411", ""]),
+    "CompAuxNum": st.one_of(st.sampled_from(["C1", "C2", "", "C" * 41]), st.text(max_size=5)),
+    "CompAuxLib": st.one_of(st.sampled_from(["Martin", "RECETTE CB", "", "N" * 201]), cell),
+    "PieceRef": st.sampled_from(["F1", "F2", "AN", "", "F" * 70]),
+    "PieceDate": st.one_of(st.just(""), date_text),
+    "Debit": st.one_of(st.sampled_from(["120,00", "0,00", "", "15000000,00"]), amount_text),
+    "Credit": st.one_of(st.sampled_from(["120,00", "0,00", "", "56,03"]), amount_text),
+    "EcritureLet": st.sampled_from(["", "A", "AA"]),
+}
+
+
+@st.composite
+def fec_files(draw) -> bytes:
+    """A FEC (sometimes missing a column) of lines with plausible or odd cells, some cut."""
+    columns = list(FEC_COLUMNS)
+    if draw(st.integers(0, 9)) == 0:
+        columns.remove(draw(st.sampled_from(columns)))
+    lines = ["\t".join(columns)]
+    for _ in range(draw(st.integers(0, 8))):
+        cells = [draw(fec_cell.get(name, st.just(""))) for name in columns]
+        if draw(st.integers(0, 9)) == 0:
+            cells = cells[: draw(st.integers(1, len(cells)))]
+        lines.append("\t".join(cells))
+    end = draw(line_end)
+    return end.join(lines).encode(draw(st.sampled_from(["utf-8", "cp850"])), errors="replace")
+
+
+@FILE_SETTINGS
+@given(data=fec_files())
+def test_any_fec_import_reports_in_french_with_lines_and_writes_nothing_when_refused(
+    engine, tmp_path_factory, data
+):
+    path = tmp_path_factory.mktemp("fuzz") / "fec.txt"
+    path.write_bytes(data)
+    before = row_counts(engine)
+    report = do_import(engine, "fec", path)
+    if report.refused:
+        assert _is_french(report.refused), report.refused
+    for issue in report.errors:
+        assert issue.line is not None and issue.line >= 1, issue
+        assert _is_french(issue.message), issue.message
+    if not report.ok:
+        assert row_counts(engine) == before
+    "\n".join(report.lines())
 
 
 @pytest.mark.parametrize(
