@@ -9,8 +9,10 @@ import pytest
 from openpyxl import Workbook
 from sqlmodel import Session, select
 
+from callcenter.domain.imports.columns import SHEET_KEY, load_mapping
+from callcenter.domain.imports.mappings import save_column_mapping
 from callcenter.domain.imports.sources import open_table
-from callcenter.models import Debtor
+from callcenter.models import Debtor, utcnow
 from tests.domain.imports_helpers import do_import, row_counts
 from tests.domain.test_imports_cli import _count, _run
 
@@ -130,3 +132,31 @@ def test_cli_reads_the_sheet_named_by_feuille(tmp_path, database_url, option):
     result = _run(tmp_path, database_url, "debtors", str(path), *option)
     assert result.exit_code == 0, result.output
     assert _count(database_url, "debtors") == (2 if option else 1)
+
+
+def test_the_sheet_is_saved_with_the_source_mapping_and_read_next_time(engine, tmp_path):
+    path = _workbook(
+        tmp_path / "clients.xlsx",
+        {"Clients": [HEADER, ["C1", "Martin"]], "Anciens": [HEADER, ["C2", "Dubois"]]},
+    )
+    report = do_import(engine, "debtors", path, sheet="Anciens", mapping_name="ERP")
+    assert report.ok, report.lines()
+    with Session(engine) as session:
+        saved = load_mapping(session, name="ERP", kind="debtors")
+    assert saved == {"Code client": "account_code", "Raison sociale": "name", SHEET_KEY: "Anciens"}
+    again = do_import(engine, "debtors", path, mapping_name="ERP", dry_run=True)
+    assert again.notes[0] == "Fichier lu : classeur XLSX, feuille « Anciens »."
+    explicit = do_import(engine, "debtors", path, explicit_mapping={SHEET_KEY: "Clients"})
+    assert explicit.notes[0].startswith("Fichier lu : classeur XLSX, feuille « Clients »")
+    assert _names(engine) == ["C1", "C2"]
+    with Session(engine) as session:
+        save_column_mapping(
+            session,
+            kind="debtors",
+            name="ERP",
+            choices=[("Code client", "account_code"), ("Raison sociale", "name")],
+            actor_id=None,
+            now=utcnow(),
+        )
+        session.commit()
+        assert load_mapping(session, name="ERP", kind="debtors")[SHEET_KEY] == "Anciens"
