@@ -191,3 +191,30 @@ def test_every_customer_of_the_first_real_fec_owes_its_ledger_balance_to_the_cen
             owed[code] += open_cents
     assert len(ledger) == 17
     assert owed == ledger
+
+
+def test_an_invoice_corrected_below_what_was_paid_gives_the_excess_back_as_credit(engine, tmp_path):
+    """An invoice of 100 € paid, imported again at 80 €: the 20 € were lost (open amount
+    floored at zero), now they are the debtor's credit and pay the next invoice."""
+    assert do_import(engine, "debtors", write(tmp_path, "d.csv", "Code client;Nom\nC1;M\n")).ok
+    header = "Code client;N° facture;Date facture;Échéance;Montant TTC\n"
+    first = header + "C1;F-1;01/03/2025;31/03/2025;100,00\n"
+    assert do_import(engine, "invoices", write(tmp_path, "i1.csv", first)).ok
+    pay = "Code client;Référence;Date de règlement;Montant\nC1;VIR-1;10/03/2025;100,00\n"
+    assert do_import(engine, "payments", write(tmp_path, "p.csv", pay)).ok
+    assert _open(engine) == {"F-1": 0} and _credits(engine) == {"C1": 0}
+    corrected = header + "C1;F-1;01/03/2025;31/03/2025;80,00\n"
+    report = do_import(engine, "invoices", write(tmp_path, "i2.csv", corrected))
+    assert report.ok, report.lines()
+    assert (
+        "20,00\u00a0€ déjà payé(s) au-delà du nouveau montant de factures corrigées à la "
+        "baisse : rendu(s) au crédit des débiteurs."
+    ) in report.notes
+    assert _credits(engine) == {"C1": 2000}
+    with Session(engine) as session:
+        assert session.exec(select(PaymentAllocation.amount_cents)).all() == [8000]
+        assert session.exec(select(Payment.unallocated_cents)).one() == 2000
+    later = header + "C1;F-2;01/04/2025;30/04/2025;50,00\n"
+    assert do_import(engine, "invoices", write(tmp_path, "i3.csv", later)).ok
+    assert _open(engine) == {"F-1": 0, "F-2": 3000}
+    assert _credits(engine) == {"C1": 0}

@@ -173,16 +173,59 @@ def _allocate_for_debtor(
         elif left:
             stats["credit_payments"] += 1
         if left:
-            if debtor.credit_cents + left > MAX_CENTS:
-                raise FileRefused(
-                    f"Le crédit du débiteur « {debtor.account_code} » dépasserait "
-                    f"{money(MAX_CENTS)} avec le règlement « {payment.reference} » "
-                    f"({money(debtor.credit_cents + left)}) : vérifiez les règlements de ce "
-                    "débiteur ; rien n'a été enregistré."
-                )
-            debtor.credit_cents += left
-            debtor.updated_at = now
+            _add_credit(debtor, payment, left, now)
             stats["credit_cents"] += left
+
+
+def release_overpaid(session: Session, debtor_ids: list[int], *, now: datetime) -> int:
+    """Invoices of these debtors whose amount fell below what payments had paid them (a
+    corrected invoice imported again): the excess goes back to the latest payments, as the
+    debtor's credit, instead of being lost. Returns the cents released."""
+    released = 0
+    paid = sa.func.sum(PaymentAllocation.amount_cents)
+    for chunk in _chunks(sorted(debtor_ids)):
+        overpaid = session.exec(
+            select(Invoice.id, Invoice.debtor_id, Invoice.amount_cents, paid)
+            .join(PaymentAllocation, PaymentAllocation.invoice_id == Invoice.id)
+            .where(Invoice.debtor_id.in_(chunk))
+            .group_by(Invoice.id, Invoice.debtor_id, Invoice.amount_cents)
+            .having(paid > Invoice.amount_cents)
+        ).all()
+        for invoice_id, debtor_id, amount, total in overpaid:
+            excess = int(total) - amount
+            debtor = session.exec(_fresh(select(Debtor).where(Debtor.id == debtor_id))).one()
+            allocations = session.exec(
+                _fresh(select(PaymentAllocation, Payment))
+                .join(Payment, Payment.id == PaymentAllocation.payment_id)
+                .where(PaymentAllocation.invoice_id == invoice_id)
+                .order_by(Payment.paid_on.desc(), Payment.reference.desc())
+            ).all()
+            for allocation, payment in allocations:
+                if excess == 0:
+                    break
+                take = min(excess, allocation.amount_cents)
+                _add_credit(debtor, payment, take, now)
+                payment.unallocated_cents += take
+                allocation.amount_cents -= take
+                if allocation.amount_cents == 0:
+                    session.delete(allocation)
+                excess -= take
+                released += take
+    session.flush()
+    return released
+
+
+def _add_credit(debtor: Debtor, payment: Payment, cents: int, now: datetime) -> None:
+    """``cents`` of ``payment`` become the debtor's credit, within the 32-bit money columns."""
+    if debtor.credit_cents + cents > MAX_CENTS:
+        raise FileRefused(
+            f"Le crédit du débiteur « {debtor.account_code} » dépasserait "
+            f"{money(MAX_CENTS)} avec le règlement « {payment.reference} » "
+            f"({money(debtor.credit_cents + cents)}) : vérifiez les règlements de ce "
+            "débiteur ; rien n'a été enregistré."
+        )
+    debtor.credit_cents += cents
+    debtor.updated_at = now
 
 
 def apply_credit(session: Session, debtor_ids: list[int], *, now: datetime) -> dict[str, int]:

@@ -13,7 +13,11 @@ from typing import Any
 from sqlmodel import Session
 
 from callcenter.domain.imports import values as v
-from callcenter.domain.imports.allocation import allocate_payments, apply_credit
+from callcenter.domain.imports.allocation import (
+    allocate_payments,
+    apply_credit,
+    release_overpaid,
+)
 from callcenter.domain.imports.columns import Resolution, resolve
 from callcenter.domain.imports.entities import (
     ADDRESS_FIELDS,
@@ -467,8 +471,15 @@ def _invoices(context: _Context) -> None:
 def spend_credit(
     session: Session, debtor_ids: list[int], *, report: ImportReport, now: datetime
 ) -> None:
-    """The credit these debtors already had (payments and credit notes left unallocated)
-    pays their open invoices, oldest first; the report says how much."""
+    """What payments had paid above an invoice's new, lower amount becomes credit; then the
+    credit these debtors have (payments and credit notes left unallocated) pays their open
+    invoices, oldest first. The report says how much."""
+    released = release_overpaid(session, debtor_ids, now=now)
+    if released:
+        report.notes.append(
+            f"{money(released)} déjà payé(s) au-delà du nouveau montant de factures corrigées "
+            "à la baisse : rendu(s) au crédit des débiteurs."
+        )
     stats = apply_credit(session, debtor_ids, now=now)
     if stats["credit_cents"]:
         report.notes.append(
