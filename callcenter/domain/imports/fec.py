@@ -16,6 +16,11 @@ Some ledgers (shops, cash-basis « comptabilité de trésorerie » FECs with the
 line without auxiliary account) belongs to the customer named by ``IdClient`` when the file
 gives one; otherwise it is skipped and the report says how many lines and how much money could
 not be attributed.
+
+Read as a ledger: a line with fewer columns than the header needs is refused with its line
+(never padded and read); every entry (journal and entry number) is summed and one whose debits
+differ from its credits is reported with its first line. A credit that finds no invoice (an
+opening credit balance, an unlettered credit note) is the customer's credit.
 """
 
 from __future__ import annotations
