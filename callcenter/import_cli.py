@@ -46,7 +46,9 @@ def _parse_map(values: tuple[str, ...], kind: str) -> dict[str, str]:
     return mapping
 
 
-def _run(kind: str, file: Path, dry_run: bool, mapping_name, maps, payment_terms_days) -> None:
+def _run(
+    kind: str, file: Path, dry_run: bool, mapping_name, maps, payment_terms_days, sheet=None
+) -> None:
     from callcenter.domain.errors import DomainError
     from callcenter.domain.imports import run_import
 
@@ -71,6 +73,7 @@ def _run(kind: str, file: Path, dry_run: bool, mapping_name, maps, payment_terms
                         explicit_mapping=explicit,
                         payment_terms_days=payment_terms_days,
                         progress=progress,
+                        sheet=sheet,
                         settings=current_app.extensions["callcenter"].settings,
                         now=current_app.extensions["callcenter"].clock.now(),
                     )
@@ -117,8 +120,16 @@ def _command(kind: str):
         help="Délai de paiement des nouveaux débiteurs (échéance calculée quand le fichier "
         "n'en donne pas, toujours pour un FEC).",
     )
-    def command(file: Path, dry_run: bool, mapping_name, maps, payment_terms_days) -> None:
-        _run(kind, file, dry_run, mapping_name, maps, payment_terms_days)
+    @click.option(
+        "--feuille",
+        "sheet",
+        default=None,
+        metavar="NOM",
+        help="Classeur XLSX : nom de la feuille à lire (par défaut, la première qui contient "
+        "des données).",
+    )
+    def command(file: Path, dry_run: bool, mapping_name, maps, payment_terms_days, sheet) -> None:
+        _run(kind, file, dry_run, mapping_name, maps, payment_terms_days, sheet)
 
     command.__doc__ = KIND_HELP[kind]
     return import_group.command(kind)(command)

@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.imports import IMPORT_KINDS, ImportReport, run_import
-from callcenter.domain.imports.columns import load_mapping
+from callcenter.domain.imports.columns import load_mapping, mapped_headers
 from callcenter.domain.imports.mappings import (
     ColumnChoice,
     delete_column_mapping,
@@ -340,7 +340,7 @@ def _mapping(mapping_id: int) -> ImportMapping:
 
 
 def _editing(row: ImportMapping, *, choices=None, errors=None) -> dict:
-    headers = list(row.mapping)
+    headers = mapped_headers(row.mapping)
     return {
         "mapping": row,
         "choices": choices or proposed_choices(row.kind, headers, row.mapping),
@@ -385,7 +385,7 @@ def update_mapping(mapping_id: int):
     """Change the field of each column of a saved mapping (same columns, same source)."""
     row = _mapping(mapping_id)
     name, kind = row.name, row.kind
-    choices = proposed_choices(kind, list(row.mapping), row.mapping)
+    choices = proposed_choices(kind, mapped_headers(row.mapping), row.mapping)
     errors = _save_posted_choices(kind, name, choices)
     if errors:
         return _mappings_page(

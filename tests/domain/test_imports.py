@@ -714,7 +714,13 @@ def test_payments_allocate_explicit_first_then_oldest_with_credit_and_unmatched(
         "paid_invoices": 3,
         "credit_payments": 1,
         "unmatched": 1,
+        "credit_cents": 7000,
     }
+    assert (
+        "70,00\u00a0€ non affecté(s) à une facture (trop-perçus, règlements ou avoirs sans "
+        "facture ouverte) porté(s) au crédit des débiteurs : ce crédit réduit leur solde et ira "
+        "à leurs prochaines factures."
+    ) in report.notes
     invoices, payments, credits = _state(engine)
     assert invoices["A-3"] == (0, "paid")
     assert invoices["A-1"] == (0, "paid")
@@ -723,7 +729,7 @@ def test_payments_allocate_explicit_first_then_oldest_with_credit_and_unmatched(
     assert payments["VIR-3"] == (3000, False)
     assert credits["C002"] == 3000
     assert payments["VIR-4"] == (4000, True)
-    assert credits["C003"] == 0
+    assert credits["C003"] == 4000  # no invoice to pay: money on account, not lost
     with Session(engine) as session:
         events = session.exec(select(Event).where(Event.type == "payments.applied")).all()
         assert len(events) == 3

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from callcenter.config import ImportSettings, Settings
 from callcenter.domain.audit import record_event
 from callcenter.domain.imports.allocation import after_payments_applied
-from callcenter.domain.imports.columns import KINDS, load_mapping, save_mapping
+from callcenter.domain.imports.columns import KINDS, SHEET_KEY, load_mapping, save_mapping
 from callcenter.domain.imports.fec import import_fec
 from callcenter.domain.imports.report import Counts, ImportReport, Issue
 from callcenter.domain.imports.sources import FileRefused, open_table
@@ -53,8 +53,11 @@ def run_import(
     now: datetime,
     progress: Progress | None = None,
     settings: Settings | None = None,
+    sheet: str | None = None,
 ) -> ImportReport:
-    """Import one file of ``kind`` (debtors, contacts, invoices, payments or fec).
+    """Import one file of ``kind`` (debtors, contacts, invoices, payments or fec); ``sheet``
+    names the sheet of a workbook to read (else the one the mapping names under
+    ``SHEET_KEY``, else the first one holding data); it is saved with the mapping.
 
     The column mapping is the saved one named ``mapping_name`` overridden by
     ``explicit_mapping``; after a successful import it is saved under that name for next time.
@@ -67,6 +70,8 @@ def run_import(
     if mapping_name and kind != "fec":
         mapping = load_mapping(session, name=mapping_name, kind=kind) or {}
     mapping.update(explicit_mapping or {})
+    sheet = sheet or mapping.pop(SHEET_KEY, None) or None
+    mapping.pop(SHEET_KEY, None)
     years = (settings.imports if settings is not None else ImportSettings()).years
     try:
         if kind == "fec":
@@ -82,7 +87,7 @@ def run_import(
                     years=years,
                 )
         else:
-            with open_table(path) as table:
+            with open_table(path, sheet=sheet) as table:
                 import_table(
                     session,
                     kind=kind,
@@ -100,7 +105,8 @@ def run_import(
     if not report.ok:
         return report
     if mapping_name and kind != "fec":
-        save_mapping(session, name=mapping_name, kind=kind, mapping=report.mapping, now=now)
+        saved = {**report.mapping, SHEET_KEY: sheet} if sheet else report.mapping
+        save_mapping(session, name=mapping_name, kind=kind, mapping=saved, now=now)
     record_event(
         session,
         type="import.applied",

@@ -13,6 +13,8 @@ from sqlmodel import Session, select
 from callcenter.models import ImportMapping
 
 IGNORE = ""
+SHEET_KEY = "#feuille"
+"""In a saved mapping, not a column: the name of the workbook sheet to read for this source."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ def resolve(kind: str, header: list[str], explicit: dict[str, str] | None = None
     for spec in FIELDS[kind]:
         for alias in spec.aliases:
             by_alias.setdefault(normalise_header(alias), spec.name)
-    explicit_norm = {normalise_header(k): v for k, v in (explicit or {}).items()}
+    explicit_norm = {normalise_header(k): v for k, v in (explicit or {}).items() if k != SHEET_KEY}
     columns: dict[str, int] = {}
     used: dict[str, str] = {}
     errors: list[tuple[str | None, str]] = []
@@ -219,6 +221,11 @@ def resolve(kind: str, header: list[str], explicit: dict[str, str] | None = None
                 )
             )
     return Resolution(columns, errors, used)
+
+
+def mapped_headers(mapping: dict[str, str]) -> list[str]:
+    """The file columns a saved mapping names (not its sheet)."""
+    return [header for header in mapping if header != SHEET_KEY]
 
 
 def load_mapping(session: Session, *, name: str, kind: str) -> dict[str, str] | None:

@@ -66,6 +66,26 @@ class PaymentRow:
     preferred_numbers: list[str] = field(default_factory=list)
 
 
+def text_limits(*models: type) -> dict[str, int]:
+    """The declared length of each short text column of ``models`` by field name (the first
+    model naming a field wins): what an import may put in it."""
+    limits: dict[str, int] = {}
+    for model in models:
+        for column in model.__table__.columns:
+            length = getattr(column.type, "length", None)
+            if isinstance(length, int):
+                limits.setdefault(column.name, length)
+    return limits
+
+
+LIMITS = {
+    "debtors": text_limits(Debtor),
+    "contacts": text_limits(Contact, Debtor),
+    "invoices": text_limits(Invoice, Debtor),
+    "payments": text_limits(Payment, Debtor),
+}
+
+
 def debtor_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for chunk in _chunks(sorted(set(codes))):
@@ -74,6 +94,21 @@ def debtor_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
                 select(Debtor.account_code, Debtor.id).where(Debtor.account_code.in_(chunk))
             ).all()
         )
+    return found
+
+
+def stored_payments(
+    session: Session, references: Iterable[str]
+) -> dict[str, tuple[str, date, int]]:
+    """Payments already stored under these references: debtor account code, date, amount."""
+    found: dict[str, tuple[str, date, int]] = {}
+    for chunk in _chunks(sorted(set(references))):
+        for reference, code, paid_on, amount in session.exec(
+            select(Payment.reference, Debtor.account_code, Payment.paid_on, Payment.amount_cents)
+            .join(Debtor, Debtor.id == Payment.debtor_id)
+            .where(Payment.reference.in_(chunk))
+        ):
+            found[reference] = (code, paid_on, amount)
     return found
 
 

@@ -16,6 +16,11 @@ Some ledgers (shops, cash-basis « comptabilité de trésorerie » FECs with the
 line without auxiliary account) belongs to the customer named by ``IdClient`` when the file
 gives one; otherwise it is skipped and the report says how many lines and how much money could
 not be attributed.
+
+Read as a ledger: a line with fewer columns than the header needs is refused with its line
+(never padded and read); every entry (journal and entry number) is summed and one whose debits
+differ from its credits is reported with its first line. A credit that finds no invoice (an
+opening credit balance, an unlettered credit note) is the customer's credit.
 """
 
 from __future__ import annotations
@@ -31,11 +36,17 @@ from sqlmodel import Session
 
 from callcenter.domain.imports import values as v
 from callcenter.domain.imports.columns import normalise_header
-from callcenter.domain.imports.entities import DebtorRow, PaymentRow, debtor_ids, upsert_debtors
+from callcenter.domain.imports.entities import (
+    LIMITS,
+    DebtorRow,
+    PaymentRow,
+    debtor_ids,
+    upsert_debtors,
+)
 from callcenter.domain.imports.report import ImportReport
 from callcenter.domain.imports.sources import Table
 from callcenter.domain.imports.staging import InvoiceStage
-from callcenter.domain.imports.tabular import Progress, apply_payments
+from callcenter.domain.imports.tabular import Progress, apply_payments, spend_credit
 from callcenter.formatting import money
 
 FEC_COLUMNS = (
@@ -62,7 +73,7 @@ AMOUNT_COLUMNS = ("Debit", "Credit")
 SIGNED_COLUMNS = ("Montant", "Sens")
 SALES_JOURNALS = frozenset({"VE", "VT", "VTE", "VEN", "VENT", "VENTE", "VENTES"})
 CUSTOMER_ACCOUNT_PREFIX = "411"
-MAX_NUMBER = 60
+MAX_NUMBER = LIMITS["invoices"]["number"]
 CLIENT_ID_COLUMN = "IdClient"
 # Words naming a means of payment, and the generic words that may surround them in the label of
 # a 411 sub-account (« RECETTE CB », « CLIENTS ESPECES », « Règlements par carte bancaire »).
@@ -149,6 +160,47 @@ class _Credit:
     key: str
 
 
+MAX_LISTED = 20
+
+
+class _Entries:
+    """Debits and credits of each entry (journal and entry number): an entry that does not
+    balance means a cut or altered file, which the report says with its line. Not grouped by
+    date: cash-basis FECs number every entry 0, and their entries still balance per journal."""
+
+    def __init__(self) -> None:
+        self.totals: dict[tuple[str, str], list[int]] = {}
+
+    def add(self, line: int, journal: str, number: str, amount: int) -> None:
+        total = self.totals.get((journal, number))
+        if total is None:
+            total = self.totals[(journal, number)] = [line, 0, 0]
+        total[1 if amount > 0 else 2] += abs(amount)
+
+    def check(self, report: ImportReport) -> None:
+        """A note per unbalanced entry (the first ``MAX_LISTED``), naming its first line."""
+        unbalanced = [
+            (line, journal, number, debit, credit)
+            for (journal, number), (line, debit, credit) in self.totals.items()
+            if debit != credit
+        ]
+        if not unbalanced:
+            return
+        report.notes.append(
+            f"Attention : {len(unbalanced)} écriture(s) déséquilibrée(s) (débits différents "
+            "des crédits). Un FEC ne contient que des écritures équilibrées : le fichier est "
+            "peut-être incomplet ou modifié ; vérifiez-le avec votre expert-comptable."
+        )
+        for line, journal, number, debit, credit in sorted(unbalanced)[:MAX_LISTED]:
+            report.notes.append(
+                f"Ligne {line} : écriture déséquilibrée (journal {journal}, écriture "
+                f"n° {number.strip()}) : {money(debit)} au débit, {money(credit)} au crédit, "
+                f"écart de {money(abs(debit - credit))}."
+            )
+        if len(unbalanced) > MAX_LISTED:
+            report.notes.append(f"… et {len(unbalanced) - MAX_LISTED} autre(s).")
+
+
 def import_fec(
     session: Session,
     *,
@@ -189,6 +241,10 @@ def import_fec(
     if extra:
         report.notes.append(f"Colonnes supplémentaires ignorées : {', '.join(extra)}.")
     width = max(col.values()) + 1
+    declared = len(table.header)
+    while declared and not table.header[declared - 1]:
+        declared -= 1
+    entries = _Entries()
 
     names: dict[str, tuple[int, str]] = {}
     by_client_id: dict[str, int] = {}
@@ -203,7 +259,16 @@ def import_fec(
         if progress and count % 5_000 == 0:
             progress(*table.progress())
         if len(cells) < width:
-            cells = [*cells, *([""] * (width - len(cells)))]
+            report.error(
+                line,
+                None,
+                f"Ligne incomplète : {len(cells)} colonne(s) lue(s), {declared} attendue(s) "
+                "d'après l'en-tête (ligne coupée ou séparateur manquant).",
+            )
+            continue
+        amount = _amount(report, line, cells, col, signed)
+        if amount is not None:
+            entries.add(line, cells[col["JournalCode"]].strip(), cells[col["EcritureNum"]], amount)
         account_number = cells[col["CompteNum"]].strip()
         if not account_number.startswith(CUSTOMER_ACCOUNT_PREFIX):
             continue
@@ -211,11 +276,13 @@ def import_fec(
         label = cells[col["CompAuxLib"]].strip()
         payment_type = bool(account) and is_payment_type(label or account)
         client_id = cells[client_col].strip() if client_col is not None else ""
+        account_column = "CompAuxNum"
         if (payment_type or not account) and client_id:
             by_client_id.setdefault(client_id, line)
             account, label = client_id, ""
+            account_column = CLIENT_ID_COLUMN
         elif payment_type:
-            amount = _amount(report, line, cells, col, signed, quiet=True) or 0
+            amount = amount or 0
             unattributed.lines[(account, label)] += 1
             unattributed.debit += max(amount, 0)
             unattributed.credit += max(-amount, 0)
@@ -236,11 +303,22 @@ def import_fec(
             )
             continue
         customer_lines += 1
+        too_long = [
+            (column, message)
+            for column, text, limit in (
+                (account_column, account, LIMITS["debtors"]["account_code"]),
+                ("CompAuxLib", label, LIMITS["debtors"]["name"]),
+            )
+            if (message := _too_long(text, limit))
+        ]
+        for column, message in too_long:
+            report.error(line, column, message)
+        if too_long:
+            continue
         journal = cells[col["JournalCode"]].strip()
         sales = (
             journal.upper() in SALES_JOURNALS or "VENTE" in cells[col["JournalLib"]].strip().upper()
         )
-        amount = _amount(report, line, cells, col, signed)
         entry_date = _date(report, line, cells[col["EcritureDate"]], "EcritureDate", years)
         piece_text = cells[col["PieceDate"]].strip()
         piece_date = (
@@ -249,7 +327,7 @@ def import_fec(
         if amount is None or entry_date is None or piece_date is None:
             continue
         if label or account not in by_client_id:
-            names.setdefault(account, (line, (label or account)[:200]))
+            names.setdefault(account, (line, label or account))
         piece = " ".join(cells[col["PieceRef"]].split())
         letter = cells[col["EcritureLet"]].strip()
         if amount > 0:
@@ -283,6 +361,16 @@ def import_fec(
                     letter,
                     f"{key}|{occurrences[key]}",
                 )
+            )
+    entries.check(report)
+    for invoice in invoices.values():
+        if invoice.amount > v.MAX_CENTS:
+            report.error(
+                invoice.line,
+                "Debit",
+                f"Facture « {invoice.piece} » du client « {invoice.account} » trop élevée : "
+                f"ses lignes au débit totalisent {money(invoice.amount)}, au plus "
+                f"{money(v.MAX_CENTS)} par facture.",
             )
     if not report.ok:
         return
@@ -337,6 +425,7 @@ def import_fec(
     report.counts["invoices"] = totals
     stage.record_events(actor_id=actor_id, source=report.source, now=now)
     stage.merge(totals, now=now)
+    touched = stage.touched_debtor_ids()
     stage.drop()
 
     lettered: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -359,6 +448,7 @@ def import_fec(
     ]
     ids = debtor_ids(session, names)
     apply_payments(session, payments, ids=ids, report=report, actor_id=actor_id, now=now)
+    spend_credit(session, touched, report=report, now=now)
     if progress:
         progress(*table.progress())
 
@@ -369,27 +459,30 @@ def _amount(
     cells: list[str],
     col: dict[str, int],
     signed: bool,
-    *,
-    quiet: bool = False,
 ):
-    """Debit minus credit, in cents (``Montant`` + ``Sens`` in the signed variant); ``quiet``
-    (a line that is skipped anyway) reports no error."""
+    """Debit minus credit, in cents (``Montant`` + ``Sens`` in the signed variant)."""
     try:
         if signed:
             value = v.cents(cells[col["Montant"]] or "0", allow_negative=True)
             sense = cells[col["Sens"]].strip().upper()
             if sense not in ("D", "C", "+1", "-1", "1"):
-                if not quiet:
-                    report.error(line, "Sens", f"Sens « {sense} » invalide : attendu D ou C.")
+                report.error(line, "Sens", f"Sens « {sense} » invalide : attendu D ou C.")
                 return None
             return value if sense in ("D", "+1", "1") else -value
         debit = v.cents(cells[col["Debit"]] or "0", allow_negative=True)
         credit = v.cents(cells[col["Credit"]] or "0", allow_negative=True)
         return debit - credit
     except v.BadValue as bad:
-        if not quiet:
-            report.error(line, "Debit/Credit", bad.message)
+        report.error(line, "Debit/Credit", bad.message)
         return None
+
+
+def _too_long(text: str, limit: int) -> str | None:
+    try:
+        v.bounded(text, limit)
+    except v.BadValue as bad:
+        return bad.message
+    return None
 
 
 def _name_client_ids(
@@ -400,7 +493,7 @@ def _name_client_ids(
     unnamed = {code: line for code, line in by_client_id.items() if code not in names}
     stored = debtor_ids(session, unnamed)
     for code, line in unnamed.items():
-        names[code] = (line, "" if code in stored else code[:200])
+        names[code] = (line, "" if code in stored else code)
 
 
 def _date(

@@ -19,6 +19,7 @@ from callcenter.domain.imports.columns import (
     FIELDS,
     IGNORE,
     KINDS,
+    SHEET_KEY,
     FieldSpec,
     normalise_header,
     resolve,
@@ -178,6 +179,8 @@ def save_column_mapping(
         select(ImportMapping).where(ImportMapping.name == name, ImportMapping.kind == kind)
     ).first()
     before = dict(previous.mapping) if previous else None
+    if before and SHEET_KEY in before:  # the columns change, the sheet to read stays
+        mapping[SHEET_KEY] = before[SHEET_KEY]
     row = save_mapping(session, name=name, kind=kind, mapping=mapping, now=now)
     if before == mapping:
         return row

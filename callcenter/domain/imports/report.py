@@ -115,7 +115,9 @@ class ImportReport:
             out.append(
                 "Règlements : {allocations} affectation(s), {paid_invoices} facture(s) soldée(s), "
                 "{credit_payments} avec avoir restant au débiteur, {unmatched} sans facture "
-                "correspondante".format(**_allocation_defaults(self.allocation))
+                "correspondante (portés au crédit du débiteur)".format(
+                    **_allocation_defaults(self.allocation)
+                )
             )
         out.extend(self.notes)
         if self.skipped_count:

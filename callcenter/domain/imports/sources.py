@@ -4,7 +4,8 @@ CSV: separator detected from the header line (``;``, ``,``, tab or ``|``); UTF-8
 without BOM), Windows-1252, ISO-8859-15 or CP850 (DOS accounting software) detected from the
 bytes, a file mixing UTF-8 with another encoding refused with its line; any line ending
 (including ``\\r\\r\\n`` and the carriage return alone of old Mac exports); a NUL byte
-anywhere is refused with its line. XLSX: first sheet, streamed by openpyxl in read-only mode.
+anywhere is refused with its line. XLSX: the sheet asked for, else the first one holding data,
+streamed by openpyxl in read-only mode whatever dimension the sheet declares.
 A file that is not what it claims (binary, truncated, empty, unreadable characters) is refused
 with a French message, never a traceback.
 """
@@ -25,6 +26,7 @@ from xml.etree.ElementTree import ParseError
 from callcenter.domain.errors import DomainError
 
 SAMPLE_BYTES = 256 * 1024
+MAX_DECLARED_ROWS = 1_048_576  # a sheet's own claim, used only to show progress
 SEPARATORS = (";", ",", "\t", "|")
 SEPARATOR_NAMES = {";": "point-virgule", ",": "virgule", "\t": "tabulation", "|": "barre verticale"}
 _SIGNATURES = (
@@ -68,7 +70,11 @@ class Table:
 
 
 @contextmanager
-def open_table(path: Path, *, separators: tuple[str, ...] = SEPARATORS) -> Iterator[Table]:
+def open_table(
+    path: Path, *, separators: tuple[str, ...] = SEPARATORS, sheet: str | None = None
+) -> Iterator[Table]:
+    """The file as a table; ``sheet`` names the sheet of a workbook to read (else the first
+    that holds data)."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -79,7 +85,7 @@ def open_table(path: Path, *, separators: tuple[str, ...] = SEPARATORS) -> Itera
     if not head.strip(b" \t\r\n\xef\xbb\xbf"):
         raise FileRefused("Le fichier est vide.")
     if head.startswith(b"PK\x03\x04") or path.suffix.lower() in (".xlsx", ".xlsm"):
-        with _open_xlsx(path, head) as table:
+        with _open_xlsx(path, sheet) as table:
             yield table
         return
     for signature, message in _SIGNATURES:
@@ -220,7 +226,10 @@ def _plain_rows(first: str, text, separator: str, header_line: int, encoding: st
 
 def _quoted_rows(first: str, text, separator: str, header_line: int, encoding: str):
     """CSV with optional double quotes (a field may hold the separator or a line break)."""
-    header = [cell.strip() for cell in next(csv.reader([first], delimiter=separator))]
+    try:
+        header = [cell.strip() for cell in next(csv.reader([first], delimiter=separator))]
+    except csv.Error as error:
+        raise _malformed(header_line, error) from None
     reader = csv.reader(text, delimiter=separator)
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
@@ -234,11 +243,30 @@ def _quoted_rows(first: str, text, separator: str, header_line: int, encoding: s
         except UnicodeDecodeError:
             raise _unreadable(header_line + reader.line_num + 1, encoding) from None
         except csv.Error as error:
-            raise FileRefused(
-                f"Ligne {header_line + reader.line_num} : CSV mal formé ({error})."
-            ) from None
+            raise _malformed(header_line + reader.line_num, error) from None
 
     return header, rows()
+
+
+def _malformed(line: int, error: csv.Error) -> FileRefused:
+    """The refusal for what Python's csv module raised, said in French."""
+    text = str(error)
+    if "field limit" in text:
+        why = f"un champ dépasse {csv.field_size_limit():_} caractères".replace("_", "\u202f")
+    elif "new-line" in text:
+        why = "retour à la ligne (CR) isolé dans un champ sans guillemets"
+    elif "expected after" in text:
+        why = "caractère après le guillemet fermant un champ"
+    elif "end of data" in text or "EOF" in text:
+        why = "guillemet ouvert jamais refermé"
+    elif "NUL" in text:
+        why = "caractère nul (octet 0x00)"
+    else:
+        why = "structure de ligne illisible"
+    return FileRefused(
+        f"Ligne {line} : CSV mal formé ({why}) ; vérifiez les guillemets et les séparateurs de "
+        "cette ligne, ou enregistrez à nouveau le fichier en CSV depuis votre tableur."
+    )
 
 
 def _unreadable(line: int, encoding: str) -> FileRefused:
@@ -278,10 +306,27 @@ def _unreadable_xlsx(error: Exception, sheet: str) -> FileRefused:
     return FileRefused(XLSX_BROKEN)
 
 
+def _first_row(values: Iterator[tuple], position: list[int]) -> list[str]:
+    """The first row holding a value, as header titles (``[]`` when the sheet is empty);
+    ``position`` counts the rows read."""
+    for cells in values:
+        position[0] += 1
+        if any(cell not in (None, "") for cell in cells):
+            return ["" if cell is None else str(cell).strip() for cell in cells]
+    return []
+
+
+def _sheet_names(sheets: list) -> str:
+    return ", ".join(f"« {sheet.title} »" for sheet in sheets)
+
+
 @contextmanager
-def _open_xlsx(path: Path, head: bytes) -> Iterator[Table]:
-    """The first sheet, read as it streams: a broken zip, XML or cell, whenever openpyxl
-    meets it (opening, first rows or any later row), is a French refusal, never a traceback."""
+def _open_xlsx(path: Path, wanted: str | None = None) -> Iterator[Table]:
+    """The sheet named ``wanted``, else the first one holding data, read as it streams: a
+    broken zip, XML or cell, whenever openpyxl meets it (opening, first rows or any later
+    row), is a French refusal, never a traceback. The dimension a sheet declares is ignored:
+    rows past it are read, not dropped, and a sheet claiming 1 048 576 × 16 384 cells costs
+    only the cells it holds."""
     from openpyxl import load_workbook
 
     try:
@@ -289,24 +334,41 @@ def _open_xlsx(path: Path, head: bytes) -> Iterator[Table]:
     except Exception:  # openpyxl raises many types for a broken zip or XML
         raise FileRefused(XLSX_BROKEN) from None
     try:
-        sheet = workbook.worksheets[0] if workbook.worksheets else None
-        if sheet is None:
+        sheets = list(workbook.worksheets)
+        if not sheets:
             raise FileRefused("Le classeur ne contient aucune feuille.")
-        position = [0]
+        candidates = sheets
+        if wanted is not None:
+            candidates = [
+                s for s in sheets if s.title.strip().casefold() == wanted.strip().casefold()
+            ]
+            if not candidates:
+                raise FileRefused(
+                    f"Feuille « {wanted} » introuvable dans le classeur ; ses feuilles sont "
+                    f"{_sheet_names(sheets)}."
+                )
+        sheet = None
         header: list[str] = []
-        try:
-            total = sheet.max_row or 0
-            values = sheet.iter_rows(values_only=True)
-            for cells in values:
-                position[0] += 1
-                if any(cell not in (None, "") for cell in cells):
-                    header = ["" if cell is None else str(cell).strip() for cell in cells]
-                    break
-        except Exception as error:  # as above: the sheet's XML is parsed as it is read
-            raise _unreadable_xlsx(error, sheet.title) from None
-        if not header:
+        position = [0]
+        for candidate in candidates:
+            declared_rows = candidate.max_row or 0
+            candidate.reset_dimensions()
+            position = [0]
+            try:
+                values = candidate.iter_rows(values_only=True)
+                header = _first_row(values, position)
+            except Exception as error:  # as above: the sheet's XML is parsed as it is read
+                raise _unreadable_xlsx(error, candidate.title) from None
+            if header:
+                sheet = candidate
+                break
+        if sheet is None:
+            if wanted is not None:
+                raise FileRefused(f"La feuille « {candidates[0].title} » est vide.")
             raise FileRefused("Le classeur est vide.")
         header_line = position[0]
+        total = min(declared_rows, MAX_DECLARED_ROWS)
+        others = [s for s in sheets[sheets.index(sheet) + 1 :] if wanted is None and _has_data(s)]
 
         def rows() -> Iterator[tuple[int, list[Any]]]:
             try:
@@ -317,12 +379,27 @@ def _open_xlsx(path: Path, head: bytes) -> Iterator[Table]:
             except Exception as error:  # as above
                 raise _unreadable_xlsx(error, sheet.title) from None
 
+        description = f"classeur XLSX, feuille « {sheet.title} »"
+        if others:
+            description += (
+                f" ; les feuilles {_sheet_names(others)} contiennent aussi des données et ne "
+                "sont pas lues (importez-les en choisissant la feuille)"
+            )
         yield Table(
             header=header,
             header_line=header_line,
             rows=rows(),
             progress=lambda: (position[0], max(total, position[0])),
-            description=f"classeur XLSX, feuille « {sheet.title} »",
+            description=description,
         )
     finally:
         workbook.close()
+
+
+def _has_data(sheet) -> bool:
+    """Whether a sheet holds any value (a broken sheet that is not read counts as empty)."""
+    sheet.reset_dimensions()
+    try:
+        return bool(_first_row(sheet.iter_rows(values_only=True), [0]))
+    except Exception:  # a sheet that is not imported may be broken: it is only mentioned
+        return False

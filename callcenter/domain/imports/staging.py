@@ -277,6 +277,15 @@ class InvoiceStage:
         in a partial index) is not a placeholder for the driver."""
         self.connection.exec_driver_sql(statement.replace("%", "%%"))
 
+    def touched_debtor_ids(self) -> list[int]:
+        """The debtors whose invoices this import created or changed (after ``count``)."""
+        return [
+            int(debtor_id)
+            for (debtor_id,) in self.connection.exec_driver_sql(
+                f"SELECT debtor_id FROM {TOUCHED} WHERE created + updated > 0 ORDER BY debtor_id"
+            )
+        ]
+
     def drop(self) -> None:
         temp = "" if self.postgres else "temp."
         for table in (STAGE, TOUCHED):

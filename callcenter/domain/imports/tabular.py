@@ -13,14 +13,20 @@ from typing import Any
 from sqlmodel import Session
 
 from callcenter.domain.imports import values as v
-from callcenter.domain.imports.allocation import allocate_payments
+from callcenter.domain.imports.allocation import (
+    allocate_payments,
+    apply_credit,
+    release_overpaid,
+)
 from callcenter.domain.imports.columns import Resolution, resolve
 from callcenter.domain.imports.entities import (
     ADDRESS_FIELDS,
+    LIMITS,
     ContactRow,
     DebtorRow,
     PaymentRow,
     debtor_ids,
+    stored_payments,
     upsert_contacts,
     upsert_debtors,
     upsert_payments,
@@ -28,6 +34,7 @@ from callcenter.domain.imports.entities import (
 from callcenter.domain.imports.report import ImportReport
 from callcenter.domain.imports.sources import Table
 from callcenter.domain.imports.staging import InvoiceStage
+from callcenter.formatting import money
 
 BATCH_ROWS = 20_000
 Progress = Callable[[int, int], None]
@@ -42,6 +49,7 @@ class _Context:
         report: ImportReport,
         resolution: Resolution,
         *,
+        limits: dict[str, int],
         now: datetime,
         actor_id: int | None,
         default_terms: int,
@@ -58,6 +66,7 @@ class _Context:
         self.default_terms = default_terms
         self.progress = progress
         self.years = years
+        self.limits = limits
 
     def rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
         columns = list(self.columns.items())
@@ -90,7 +99,11 @@ class _Context:
                 self.error(line, name, MISSING)
             return None
         try:
-            return parser(value)
+            parsed = parser(value)
+            limit = self.limits.get(name)
+            if limit is not None and isinstance(parsed, str):
+                v.bounded(parsed, limit)
+            return parsed
         except v.BadValue as bad:
             self.error(line, name, bad.message)
             return None
@@ -121,6 +134,7 @@ def import_table(
         table,
         report,
         resolution,
+        limits=LIMITS[kind],
         now=now,
         actor_id=actor_id,
         default_terms=default_terms,
@@ -264,11 +278,52 @@ def _payments(context: _Context) -> None:
                 "account_code",
                 f"Règlement pour un débiteur inconnu « {row.account_code} ».",
             )
+    _reused_references(context, rows)
     if not report.ok:
         return
     apply_payments(
         context.session, rows, ids=ids, report=report, actor_id=context.actor_id, now=context.now
     )
+
+
+MAX_LISTED = 20
+
+
+def _reused_references(context: _Context, rows: list[PaymentRow]) -> None:
+    """A reference already stored for another debtor is refused (the payment would silently
+    move from one customer to the other); for the same debtor with another date or amount,
+    the stored payment is corrected and the report lists each one, in case it was in fact a
+    new payment under a reused reference."""
+    stored = stored_payments(context.session, (row.reference for row in rows if row.reference))
+    changed = []
+    for row in rows:
+        if row.reference not in stored:
+            continue
+        code, paid_on, amount = stored[row.reference]
+        before = f"{paid_on:%d/%m/%Y}, {money(amount)}"
+        if row.account_code and code != row.account_code:
+            context.error(
+                row.line,
+                "reference",
+                f"Référence « {row.reference} » déjà utilisée par un règlement du débiteur "
+                f"« {code} » ({before}) : un règlement ne change pas de débiteur. Donnez une "
+                "référence distincte à ce règlement, ou corrigez le code client.",
+            )
+        elif (paid_on, amount) != (row.paid_on, row.amount_cents) and row.paid_on != date.min:
+            changed.append(
+                f"Ligne {row.line}, colonne « {context.titles['reference']} » : le règlement "
+                f"« {row.reference} » déjà enregistré ({before}) est remplacé par "
+                f"{row.paid_on:%d/%m/%Y}, {money(row.amount_cents)} et affecté de nouveau ; "
+                "s'il s'agit d'un autre règlement, donnez-lui une référence distincte."
+            )
+    if changed:
+        context.report.notes.append(
+            f"Attention : {len(changed)} référence(s) de règlement déjà enregistrée(s) avec "
+            "une autre date ou un autre montant."
+        )
+        context.report.notes.extend(changed[:MAX_LISTED])
+        if len(changed) > MAX_LISTED:
+            context.report.notes.append(f"… et {len(changed) - MAX_LISTED} autre(s).")
 
 
 def apply_payments(
@@ -286,6 +341,13 @@ def apply_payments(
     report.counts["payments"] = counts
     if to_allocate:
         report.allocation = allocate_payments(session, to_allocate, preferred=preferred, now=now)
+        credit = report.allocation.get("credit_cents", 0)
+        if credit:
+            report.notes.append(
+                f"{money(credit)} non affecté(s) à une facture (trop-perçus, règlements ou "
+                "avoirs sans facture ouverte) porté(s) au crédit des débiteurs : ce crédit "
+                "réduit leur solde et ira à leurs prochaines factures."
+            )
 
 
 def _invoices(context: _Context) -> None:
@@ -304,6 +366,7 @@ def _invoices(context: _Context) -> None:
     i_due, i_open = columns.get("due_date"), columns.get("open_amount")
     i_currency = columns.get("currency")
     stage = InvoiceStage(context.session, dry_run=report.dry_run)
+    limits = context.limits
     dates: dict[Any, str] = {}
     batch: list = []
     derived_due = 0
@@ -371,8 +434,12 @@ def _invoices(context: _Context) -> None:
             currency = cells[i_currency].strip().upper()
             if len(currency) != 3 or not currency.isalpha():
                 report.error(line, titles["currency"], f"Devise invalide « {currency} ».")
-        if len(number) > 60:
-            report.error(line, titles["number"], "Numéro de facture trop long (60 caractères).")
+        for name, text in (("number", number), ("account_code", account)):
+            if len(text) > limits[name]:
+                try:
+                    v.bounded(text, limits[name])
+                except v.BadValue as bad:
+                    report.error(line, titles[name], bad.message)
         if number:
             batch.append((line, number, account, issue, due, cents, open_cents, currency))
         if len(batch) >= BATCH_ROWS:
@@ -396,4 +463,27 @@ def _invoices(context: _Context) -> None:
     report.counts["invoices"] = totals
     stage.record_events(actor_id=context.actor_id, source=report.source, now=context.now)
     stage.merge(totals, now=context.now)
+    touched = stage.touched_debtor_ids()
     stage.drop()
+    spend_credit(context.session, touched, report=report, now=context.now)
+
+
+def spend_credit(
+    session: Session, debtor_ids: list[int], *, report: ImportReport, now: datetime
+) -> None:
+    """What payments had paid above an invoice's new, lower amount becomes credit; then the
+    credit these debtors have (payments and credit notes left unallocated) pays their open
+    invoices, oldest first. The report says how much."""
+    released = release_overpaid(session, debtor_ids, now=now)
+    if released:
+        report.notes.append(
+            f"{money(released)} déjà payé(s) au-delà du nouveau montant de factures corrigées "
+            "à la baisse : rendu(s) au crédit des débiteurs."
+        )
+    stats = apply_credit(session, debtor_ids, now=now)
+    if stats["credit_cents"]:
+        report.notes.append(
+            f"Crédit déjà au compte de {stats['debtors']} débiteur(s) affecté aux factures "
+            f"ouvertes : {money(stats['credit_cents'])} sur {stats['allocations']} facture(s), "
+            f"dont {stats['paid_invoices']} soldée(s)."
+        )

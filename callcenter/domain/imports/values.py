@@ -57,6 +57,17 @@ def clean(value: object) -> str:
     return text
 
 
+def bounded(text: str, limit: int) -> str:
+    """``text`` when it fits a column of ``limit`` characters: SQLite would store a longer
+    one as it is and PostgreSQL refuse the whole import, so it is refused here, on its line."""
+    if len(text) > limit:
+        raise BadValue(
+            f"Texte trop long : {limit} caractères au plus dans cette colonne "
+            f"(la cellule en a {len(text):_}).".replace("_", "\u202f")
+        )
+    return text
+
+
 def cents(value: object, *, allow_negative: bool = False) -> int:
     """``1 250,50`` / ``1250.50`` / ``0000000074,70`` → cents; refuses negatives by default,
     and amounts beyond ``MAX_CENTS``."""
@@ -91,7 +102,10 @@ def _cents(value: object, allow_negative: bool) -> int:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise BadValue(f"Montant invalide « {value} » : attendu par exemple 1 250,50.")
-        amount = round(value * 100)
+        scaled = value * 100
+        if abs(scaled) > MAX_CENTS:  # also a float too large to become an integer
+            raise _too_large(value)
+        amount = round(scaled)
     else:
         sign, whole, fraction = _amount_parts(value)
         amount = int(whole or 0) * 100 + int((fraction or "0").ljust(2, "0"))
