@@ -1,4 +1,4 @@
-"""French formats for what people read: money, dates, times (Babel)."""
+"""French formats for what people read: money, dates, times (Babel), phone numbers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
@@ -51,3 +52,27 @@ def moment(value: datetime | None, zone: ZoneInfo) -> str:
     if value is None:
         return ""
     return value.astimezone(zone).strftime("%d/%m/%Y %H:%M")
+
+
+# Dialled from France with a leading 0: metropolitan France and the overseas departments.
+FRENCH_DIALLING_REGIONS = frozenset({"FR", "GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF"})
+
+
+@lru_cache(maxsize=8192)
+def phone(value: str | None) -> str:
+    """``+33465713803`` → ``04 65 71 38 03``: a French number (overseas included) in national
+    format, a foreign one in international format (``+32 2 123 45 67``). Stored and exported
+    numbers stay E.164; anything that does not parse is shown as it is."""
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, "FR")
+    except phonenumbers.NumberParseException:
+        return value
+    if not phonenumbers.is_possible_number(number):
+        return value
+    if phonenumbers.region_code_for_number(number) in FRENCH_DIALLING_REGIONS:
+        style = phonenumbers.PhoneNumberFormat.NATIONAL
+    else:
+        style = phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(number, style)

@@ -28,7 +28,7 @@ from callcenter.domain.scripts import (
     render_script,
 )
 from callcenter.domain.timeline import describe_events
-from callcenter.formatting import day, money
+from callcenter.formatting import day, money, phone
 from callcenter.models import Call, OutboxEmail, QueueItem, QueueState, Role, User
 from callcenter.web import clock, db, htmx, parse_id, state
 from callcenter.web.auth import guard_blueprint
@@ -83,7 +83,7 @@ def _script_context(brief, agent: User, settings) -> dict:
         "target_amount": money(brief.target.cents),
         "overdue_amount": money(brief.target.overdue_cents),
         "overdue_count_text": count_text,
-        "callback_number": settings.telephony.caller_id,
+        "callback_number": phone(settings.telephony.caller_id),
     }
     if brief.contact is not None:
         context["contact"] = {"name": brief.contact.full_name, "role": brief.contact.role}
