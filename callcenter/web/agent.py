@@ -28,7 +28,7 @@ from callcenter.domain.scripts import (
     render_script,
 )
 from callcenter.domain.timeline import describe_events
-from callcenter.formatting import day, money, phone
+from callcenter.formatting import day, money, phone, quantity
 from callcenter.models import Call, OutboxEmail, QueueItem, QueueState, Role, User
 from callcenter.web import clock, db, htmx, parse_id, state
 from callcenter.web.auth import guard_blueprint
@@ -69,7 +69,7 @@ def _script_context(brief, agent: User, settings) -> dict:
     first, _, last = agent.full_name.partition(" ")
     overdue = [i for i in brief.invoices if i.workable and i.days_late > 0]
     count_text = (
-        f"{len(overdue)} factures échues"
+        quantity(len(overdue), "facture échue", "factures échues")
         if len(overdue) > 1
         else "la facture échue"
         if overdue

@@ -7,6 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from callcenter.domain.queue import explain_debtor, refresh_all
 from callcenter.domain.queue import report as queue_report
 from callcenter.domain.queue.ladder import SEGMENT_LABELS
+from callcenter.formatting import quantity
 from callcenter.models import Role
 from callcenter.web import clock, db, htmx, state
 from callcenter.web.auth import guard_blueprint
@@ -52,7 +53,8 @@ def refresh():
     report = refresh_all(session, now=clock().now(), settings=state().settings)
     session.commit()
     flash(
-        f"File recalculée : {report.ready} débiteurs à appeler, {report.excluded} exclus.",
+        f"File recalculée : {quantity(report.ready, 'débiteur')} à appeler, "
+        f"{quantity(report.excluded, 'exclu')}.",
         "success",
     )
     return redirect(url_for("queue.home"))
