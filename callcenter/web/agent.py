@@ -19,7 +19,13 @@ from callcenter.domain.calls import finish_wrap_up
 from callcenter.domain.dispositions import active_dispositions
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.outbox import cancel_email
-from callcenter.domain.outcome import DISPUTE_CATEGORIES, OutcomeForm, record_outcome
+from callcenter.domain.outcome import (
+    DISPUTE_CATEGORIES,
+    OutcomeForm,
+    OutcomeLimits,
+    outcome_limits,
+    record_outcome,
+)
 from callcenter.domain.queue import claim_next, release, skip
 from callcenter.domain.queue.report import exclusion_counts
 from callcenter.domain.scripts import (
@@ -56,6 +62,12 @@ def _held_debtor_id(session, agent_id: int, now: datetime) -> int | None:
         )
     ).first()
     return item.debtor_id if item else None
+
+
+@bp.app_template_global("outcome_limits")
+def outcome_form_limits() -> OutcomeLimits:
+    """The outcome form's bounds, for its inputs (the same ones ``record_outcome`` enforces)."""
+    return outcome_limits(now=clock().now(), settings=state().settings)
 
 
 def require_hold(session, debtor_id: int, now: datetime) -> None:
