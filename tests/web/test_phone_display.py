@@ -108,3 +108,19 @@ def test_supervisor_pages_show_national_numbers(client, login, debtor_with_phone
         text = _visible(response.get_data(as_text=True))
         assert expected in text, url
         assert not E164.search(text), (url, E164.findall(text))
+
+
+def test_the_voicemail_script_reads_the_callback_number_in_french(
+    client, login, debtor_with_phones
+):
+    _agent, token = login("agent")
+    html = client.post(
+        "/agent/suivant", headers={"HX-Request": "true", "X-CSRFToken": token}
+    ).get_data(as_text=True)
+    debtor_id = re.search(r'data-debtor-id="(\d+)"', html).group(1)
+    script = client.get(
+        f"/agent/dossier/{debtor_id}/script?script=message_repondeur",
+        headers={"HX-Request": "true"},
+    ).get_data(as_text=True)
+    assert "rappeler au 01 99 00 00 00" in script
+    assert "+33199000000" not in script
