@@ -121,6 +121,8 @@ def test_one_badge_shows_a_debtors_place_in_the_queue(client, login, floor):
     login("supervisor")
     badge = '<span class="tag state state-ready">À appeler</span>'
     assert badge in client.get(f"/supervision/cockpit/debiteurs/{floor['debtor_id']}").text
-    assert badge in client.get("/supervision/file/").text
+    queue_page = client.get("/supervision/file/").text
+    assert badge in queue_page
+    assert "<td>Standard</td>" in queue_page, "a segment reads as a title, like everywhere else"
     found = client.get("/supervision/file/?q=Grand+Compte", headers={"HX-Request": "true"}).text
     assert badge in found
