@@ -126,3 +126,11 @@ def test_one_badge_shows_a_debtors_place_in_the_queue(client, login, floor):
     assert "<td>Standard</td>" in queue_page, "a segment reads as a title, like everywhere else"
     found = client.get("/supervision/file/?q=Grand+Compte", headers={"HX-Request": "true"}).text
     assert badge in found
+
+
+def test_wallboard_figures_do_not_run_together(client, login, floor):
+    """« 5 » next to « 8 116,78 € » read « 58 116,78 € »: each detail says what it is."""
+    login("supervisor")
+    text = _visible(client.get("/supervision/cockpit/").text)
+    assert re.search(r"Promesses du jour \d+ pour \d", text), text
+    assert re.search(r"\d+ sur \d+ appels?\b", text), text
