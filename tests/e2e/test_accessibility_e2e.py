@@ -106,6 +106,11 @@ def test_the_agent_workspace_has_no_serious_violation(
         expect(page.locator(".ws-title")).to_contain_text("Fromagerie Lenoir SAS")
         found = serious_violations(page, axe_source)
         assert found == [], "dossier ouvert : " + " ;; ".join(found)
+        page.get_by_label("Pas de réponse").check()
+        page.locator("#save-outcome").click()
+        expect(page.locator("#saved")).to_contain_text("Issue enregistrée : Pas de réponse")
+        found = serious_violations(page, axe_source)
+        assert found == [], "issue enregistrée : " + " ;; ".join(found)
     finally:
         context.close()
 
@@ -118,6 +123,10 @@ def test_the_agent_workspace_has_no_serious_violation(
         "/supervision/cockpit/controles",
         "/supervision/cockpit/debiteurs/{debtor_id}",
         "/supervision/file/",
+        "/supervision/balance-agee",
+        "/supervision/cockpit/resultats",
+        "/supervision/cockpit/recherche?q=Fromagerie",
+        "/imports/",
     ],
 )
 def test_supervisor_pages_have_no_serious_violation(
@@ -127,6 +136,16 @@ def test_supervisor_pages_have_no_serious_violation(
     try:
         page.goto(live_server + path.format(debtor_id=floor))
         page.wait_for_load_state("networkidle")
-        assert serious_violations(page, axe_source) == [], path
+        found = serious_violations(page, axe_source)
+        assert found == [], path + " : " + " ;; ".join(found)
+    finally:
+        context.close()
+
+
+def test_the_admin_page_has_no_serious_violation(browser, live_server, make_user, axe_source):
+    context, page = _sign_in(browser, live_server, make_user("admin"), "/admin/")
+    try:
+        found = serious_violations(page, axe_source)
+        assert found == [], " ;; ".join(found)
     finally:
         context.close()
