@@ -86,13 +86,13 @@ def phone(value: str | None) -> str:
     if not value:
         return ""
     try:
-        number = phonenumbers.parse(value, "FR")
+        parsed = phonenumbers.parse(value, "FR")
     except phonenumbers.NumberParseException:
         return value
-    if not phonenumbers.is_possible_number(number):
+    if not phonenumbers.is_possible_number(parsed):
         return value
-    if phonenumbers.region_code_for_number(number) in FRENCH_DIALLING_REGIONS:
+    if phonenumbers.region_code_for_number(parsed) in FRENCH_DIALLING_REGIONS:
         style = phonenumbers.PhoneNumberFormat.NATIONAL
     else:
         style = phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    return phonenumbers.format_number(number, style)
+    return phonenumbers.format_number(parsed, style)
