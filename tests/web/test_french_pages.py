@@ -15,6 +15,7 @@ from callcenter.domain.queue import refresh_all, sync_ladder
 from callcenter.models import utcnow
 from tests.conftest import make_settings
 from tests.factories import make_call, make_contact, make_debtor, make_invoice, make_user
+from tests.web.test_unique_ids import _pages
 from tests.web.test_workspace import ALWAYS_OPEN
 
 # Identifiers that must never reach a reader: disposition codes, segments, states, config.
@@ -134,3 +135,19 @@ def test_wallboard_figures_do_not_run_together(client, login, floor):
     text = _visible(client.get("/supervision/cockpit/").text)
     assert re.search(r"Promesses du jour \d+ pour \d", text), text
     assert re.search(r"\d+ sur \d+ appels?\b", text), text
+
+
+@pytest.mark.parametrize("role", ["agent", "supervisor", "admin"])
+def test_no_page_of_the_url_map_shows_a_code_or_a_hedged_plural(app, client, login, floor, role):
+    """Every argument-free page of each role, from the URL map: a new page is checked too."""
+    login(role)
+    checked = 0
+    for url in _pages(app, role):
+        response = client.get(url)
+        if response.mimetype != "text/html" or response.status_code != 200:
+            continue
+        text = _visible(response.get_data(as_text=True))
+        assert not RAW_CODES.findall(text), (url, RAW_CODES.findall(text))
+        assert not HEDGED_PLURAL.findall(text), (url, HEDGED_PLURAL.findall(text))
+        checked += 1
+    assert checked >= 3, checked
