@@ -22,7 +22,7 @@ from tests.web.test_workspace import ALWAYS_OPEN
 RAW_CODES = re.compile(
     r"\b(no_answer|payment_plan|already_paid|wrong_party|wrong_number|voicemail|"
     r"invoice_not_received|key_account|pending|broken|ready|claimed|excluded|"
-    r"config\.toml|sync-ladder|Europe/Paris)\b"
+    r"appel_preventif|relance_telephone|config\.toml|sync-ladder|Europe/Paris)\b"
 )
 HEDGED_PLURAL = re.compile(r"\w\((?:e?s|x)\)")
 
@@ -151,3 +151,13 @@ def test_no_page_of_the_url_map_shows_a_code_or_a_hedged_plural(app, client, log
         assert not HEDGED_PLURAL.findall(text), (url, HEDGED_PLURAL.findall(text))
         checked += 1
     assert checked >= 3, checked
+
+
+def test_weights_shown_in_french_resubmit_unchanged(client, login, floor):
+    """« 0,5 » rather than « 0.5 », and sending the page back as shown changes nothing."""
+    _user, token = login("supervisor")
+    html = client.get("/supervision/cockpit/controles").text
+    shown = dict(re.findall(r'<input id="w-\w+" name="(\w+)" value="([^"]*)"', html))
+    assert shown and all("." not in value for value in shown.values()), shown
+    response = client.post("/supervision/cockpit/poids", data=shown | {"csrf_token": token})
+    assert "Aucun poids n&#39;a changé." in response.text, _visible(response.text)[:3000]
