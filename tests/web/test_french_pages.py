@@ -25,6 +25,8 @@ RAW_CODES = re.compile(
     r"appel_preventif|relance_telephone|config\.toml|sync-ladder|Europe/Paris)\b"
 )
 HEDGED_PLURAL = re.compile(r"\w\((?:e?s|x)\)")
+# An identifier in snake_case is a code, whatever its name.
+SNAKE_CASE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
 
 
 @pytest.fixture
@@ -90,6 +92,7 @@ def test_supervisor_and_admin_pages_show_no_code(client, login, floor, url):
     text = _visible(response.get_data(as_text=True))
     assert not RAW_CODES.findall(text), RAW_CODES.findall(text)
     assert not HEDGED_PLURAL.findall(text), HEDGED_PLURAL.findall(text)
+    assert not SNAKE_CASE.findall(text), SNAKE_CASE.findall(text)
     assert not re.search(r"\d\.\d", text), re.findall(r"\S*\d\.\d\S*", text)
 
 
@@ -149,6 +152,7 @@ def test_no_page_of_the_url_map_shows_a_code_or_a_hedged_plural(app, client, log
         text = _visible(response.get_data(as_text=True))
         assert not RAW_CODES.findall(text), (url, RAW_CODES.findall(text))
         assert not HEDGED_PLURAL.findall(text), (url, HEDGED_PLURAL.findall(text))
+        assert not SNAKE_CASE.findall(text), (url, SNAKE_CASE.findall(text))
         checked += 1
     assert checked >= 3, checked
 
