@@ -119,6 +119,7 @@ def test_the_agent_brief_names_the_time_zone_by_its_place(client, login, floor):
     assert "Grand Compte SA" in text
     assert "Fuseau horaire Paris" in text
     assert not RAW_CODES.findall(text), RAW_CODES.findall(text)
+    assert not SNAKE_CASE.findall(text), SNAKE_CASE.findall(text)
 
 
 def test_one_badge_shows_a_debtors_place_in_the_queue(client, login, floor):
