@@ -24,6 +24,7 @@ $(JS_STAMP): package.json package-lock.json
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	cp node_modules/@twilio/voice-sdk/dist/twilio.min.js static/vendor/twilio.min.js
 	cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart.umd.min.js
+	cp node_modules/axe-core/axe.min.js static/vendor/axe.min.js
 	touch $@
 
 run: setup

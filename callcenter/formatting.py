@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, get_timezone_location
 from babel.numbers import format_currency, format_decimal
 
 LOCALE = Locale.parse("fr_FR")
@@ -26,8 +26,11 @@ def money(cents: int | None, currency: str = "EUR") -> str:
     return format_currency(Decimal(cents) / 100, currency, locale=LOCALE)
 
 
-def number(value: float | int, digits: int = 0) -> str:
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+def number(value: float | int, digits: int = 0, optional: int = 0) -> str:
+    """``1 250`` with ``digits`` decimals always shown and up to ``optional`` more
+    (``number(4.0, 0, 3)`` → ``4``, ``number(0.25, 0, 3)`` → ``0,25``)."""
+    decimals = "0" * digits + "#" * optional
+    pattern = "#,##0" + ("." + decimals if decimals else "")
     return format_decimal(value, format=pattern, locale=LOCALE)
 
 
@@ -54,15 +57,42 @@ def moment(value: datetime | None, zone: ZoneInfo) -> str:
     return value.astimezone(zone).strftime("%d/%m/%Y %H:%M")
 
 
-def phone_number(value: str | None, region: str = "FR") -> str:
-    """``+33465713803`` → ``04 65 71 38 03`` (a foreign number keeps its ``+`` form);
-    a number that cannot be read is shown as it was written."""
+@lru_cache(maxsize=256)
+def time_zone(name: str) -> str:
+    """``Europe/Paris`` → ``Paris``, ``Indian/Reunion`` → ``La Réunion``: the place, in French."""
+    try:
+        return get_timezone_location(name, locale=LOCALE, return_city=True)
+    except LookupError:
+        return name
+
+
+def quantity(count: int, singular: str, plural: str | None = None) -> str:
+    """``1 facture``, ``2 factures``, ``0 facture`` (French: 0 and 1 take the singular);
+    ``plural`` for words that do not just take an s (``ligne lue``/``lignes lues``)."""
+    many = LOCALE.plural_form(abs(count)) != "one"
+    word = (plural or singular + "s") if many else singular
+    return f"{number(count)} {word}"
+
+
+# Dialled from France with a leading 0: metropolitan France and the overseas departments.
+FRENCH_DIALLING_REGIONS = frozenset({"FR", "GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF"})
+
+
+@lru_cache(maxsize=8192)
+def phone(value: str | None) -> str:
+    """``+33465713803`` → ``04 65 71 38 03``: a French number (overseas included) in national
+    format, a foreign one in international format (``+32 2 123 45 67``). Stored and exported
+    numbers stay E.164; anything that does not parse is shown as it is."""
     if not value:
         return ""
     try:
-        number = phonenumbers.parse(value, region)
+        parsed = phonenumbers.parse(value, "FR")
     except phonenumbers.NumberParseException:
         return value
-    if phonenumbers.region_code_for_number(number) == region:
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    if not phonenumbers.is_possible_number(parsed):
+        return value
+    if phonenumbers.region_code_for_number(parsed) in FRENCH_DIALLING_REGIONS:
+        style = phonenumbers.PhoneNumberFormat.NATIONAL
+    else:
+        style = phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(parsed, style)

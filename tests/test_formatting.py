@@ -44,4 +44,4 @@ def test_dates_are_french_and_in_the_readers_time_zone():
     ],
 )
 def test_phone_numbers_are_shown_the_french_way(stored, shown):
-    assert formatting.phone_number(stored) == shown
+    assert formatting.phone(stored) == shown

@@ -29,7 +29,7 @@ from callcenter.domain.errors import DomainError
 from callcenter.domain.payment import PaymentDetails, payment_details, payment_reference
 from callcenter.domain.queue.ladder import ladder_segment, load_ladder
 from callcenter.domain.reminders import choose_recipients
-from callcenter.formatting import day, money, number, phone_number
+from callcenter.formatting import day, money, number, phone
 from callcenter.models import (
     Call,
     Debtor,
@@ -290,7 +290,7 @@ def build_letter(
         reminders=past_reminders(session, debtor_id=debtor.id, settings=settings),
         company_address=list(settings.company.address),
         company_siren=settings.company.siren,
-        company_phone=phone_number(settings.company.phone),
+        company_phone=phone(settings.company.phone),
         debtor_address=postal_address(debtor),
     )
     html = _environment().get_template(letter_kind.template).render(letter=content)

@@ -25,9 +25,10 @@ from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.imports.values import BadValue, cents, email, parse_date, phone
 from callcenter.domain.promises import PromisePolicy, validate_payment_plan, validate_promise
 from callcenter.domain.queue import refresh_debtors
+from callcenter.domain.queue.eligibility import calling_window
 from callcenter.domain.recap import queue_recap
 from callcenter.domain.scripts import NON_PAYMENT_REASONS
-from callcenter.formatting import moment
+from callcenter.formatting import day, moment
 from callcenter.models import (
     Call,
     Callback,
@@ -58,7 +59,46 @@ DISPUTE_CATEGORIES = {
     "autre": "Autre motif",
 }
 MAX_NOTES = 4000
+MAX_DISPUTE_DESCRIPTION = 2000
+MAX_CONTACT_NAME = 120  # Contact.full_name
+MAX_CONTACT_EMAIL = 254  # Contact.email
+MAX_PHONE_TEXT = 30  # « +33 (0)4 65 71 38 03 » and its spaces
+MAX_AMOUNT_TEXT = 20  # « 21 474 836,47 € » (MAX_CENTS) with its spaces, and some room
 CALLBACK_HORIZON = timedelta(days=60)
+PLAN_HORIZON = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class OutcomeLimits:
+    """Every bound of the outcome form, for the inputs' ``min``/``max``/``maxlength``: the same
+    numbers ``record_outcome`` refuses past. Dates as ISO text, the callback in local time."""
+
+    promise_date_min: str
+    promise_date_max: str
+    plan_date_min: str
+    plan_date_max: str
+    callback_min: str
+    callback_max: str
+    notes: int = MAX_NOTES
+    dispute_description: int = MAX_DISPUTE_DESCRIPTION
+    contact_name: int = MAX_CONTACT_NAME
+    contact_email: int = MAX_CONTACT_EMAIL
+    contact_phone: int = MAX_PHONE_TEXT
+    amount_text: int = MAX_AMOUNT_TEXT
+
+
+def outcome_limits(*, now: datetime, settings: Settings) -> OutcomeLimits:
+    zone = ZoneInfo(settings.app.timezone)
+    local = now.astimezone(zone)
+    today = local.date()
+    return OutcomeLimits(
+        promise_date_min=today.isoformat(),
+        promise_date_max=(today + timedelta(days=settings.promises.horizon_days)).isoformat(),
+        plan_date_min=today.isoformat(),
+        plan_date_max=(today + PLAN_HORIZON).isoformat(),
+        callback_min=local.strftime("%Y-%m-%dT%H:%M"),
+        callback_max=(local + CALLBACK_HORIZON).strftime("%Y-%m-%dT%H:%M"),
+    )
 
 
 @dataclass
@@ -99,6 +139,9 @@ class OutcomeResult:
 
 def _optional_cents(text: str, field_name: str, errors: dict[str, str]) -> int | None:
     if not text.strip():
+        return None
+    if len(text.strip()) > MAX_AMOUNT_TEXT:
+        errors[field_name] = f"Le montant ne doit pas dépasser {MAX_AMOUNT_TEXT} caractères."
         return None
     try:
         return cents(text)
@@ -297,6 +340,14 @@ def record_outcome(
                 policy=policy,
             ).items():
                 errors.setdefault(name, message)
+        latest = today + PLAN_HORIZON
+        for index, (due_on, _amount) in enumerate(plan_rows, start=1):
+            if due_on is not None and due_on > latest:
+                errors.setdefault(
+                    f"instalment_{index}",
+                    f"Échéance {index} : la date doit tomber au plus tard le {day(latest)} "
+                    "(un an).",
+                )
 
     dispute_invoice_ids: list[int] = []
     if disposition.is_dispute:
@@ -304,29 +355,58 @@ def record_outcome(
             errors["dispute_category"] = "Choisissez le motif du litige."
         if not form.dispute_description.strip():
             errors["dispute_description"] = "Décrivez ce que le client conteste."
+        elif len(form.dispute_description.strip()) > MAX_DISPUTE_DESCRIPTION:
+            errors["dispute_description"] = (
+                f"La description ne doit pas dépasser {MAX_DISPUTE_DESCRIPTION} caractères."
+            )
         dispute_invoice_ids = _invoice_ids(
             form.dispute_invoices, invoices, "dispute_invoices", errors
         )
         if not dispute_invoice_ids and "dispute_invoices" not in errors:
             errors["dispute_invoices"] = "Cochez au moins une facture contestée."
+        already = [invoices[i].number for i in dispute_invoice_ids if invoices[i].disputed]
+        if already:
+            errors["dispute_invoices"] = (
+                f"Déjà en litige : {', '.join(already)}. Décochez les factures déjà contestées."
+            )
 
     callback_due = None
     if disposition.is_callback:
         callback_due = _callback_moment(form.callback_at, zone, now, errors)
+        if callback_due is not None and "callback_at" not in errors:
+            window = calling_window(debtor.time_zone, callback_due, settings.queue)
+            if not window.open:
+                reopening = (
+                    f" ; prochaine ouverture le {moment(window.reopens_at, zone)}"
+                    if window.reopens_at
+                    else ""
+                )
+                errors["callback_at"] = (
+                    f"{window.reason}{reopening}. Choisissez un moment où le débiteur "
+                    "peut être appelé."
+                )
 
     corrections: dict[str, str] = {}
-    if form.contact_phone.strip():
+    if len(form.contact_phone.strip()) > MAX_PHONE_TEXT:
+        errors["contact_phone"] = f"Le numéro ne doit pas dépasser {MAX_PHONE_TEXT} caractères."
+    elif form.contact_phone.strip():
         try:
             corrections["phone"] = phone(form.contact_phone)
         except BadValue as bad:
             errors["contact_phone"] = bad.message
-    if form.contact_email.strip():
+    if len(form.contact_email.strip()) > MAX_CONTACT_EMAIL:
+        errors["contact_email"] = (
+            f"L'adresse e-mail ne doit pas dépasser {MAX_CONTACT_EMAIL} caractères."
+        )
+    elif form.contact_email.strip():
         try:
             corrections["email"] = email(form.contact_email)
         except BadValue as bad:
             errors["contact_email"] = bad.message
-    if form.contact_name.strip():
-        corrections["full_name"] = form.contact_name.strip()[:120]
+    if len(form.contact_name.strip()) > MAX_CONTACT_NAME:
+        errors["contact_name"] = f"Le nom ne doit pas dépasser {MAX_CONTACT_NAME} caractères."
+    elif form.contact_name.strip():
+        corrections["full_name"] = form.contact_name.strip()
     if corrections and contact is None:
         errors["contact_id"] = "Choisissez le contact à corriger."
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from stdnum import iban as stdnum_iban
 
 from callcenter.config import Settings
-from callcenter.formatting import money, phone_number
+from callcenter.formatting import money, phone
 
 # EPC069-12 (version 2.1 of the "Quick Response Code" guidelines): field limits.
 EPC_NAME_LIMIT = 70
@@ -108,7 +108,7 @@ def payment_details(
         bic=company.bic,
         reference=reference,
         amount=money(amount) if amount else "",
-        phone=phone_number(company.phone),
+        phone=phone(company.phone),
         epc=epc_payload(
             bic=company.bic,
             name=company.name,

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from callcenter.domain.calls import ANSWERED_BY_LABELS, STATUS_LABELS, duration_label
-from callcenter.formatting import day, money
+from callcenter.formatting import day, money, quantity
 from callcenter.models import Event, User
 
 
@@ -24,6 +24,28 @@ class TimelineEntry:
     title: str
     detail: str
     actor: str | None
+
+
+# Field names stored in events, as the reader says them.
+FIELD_LABELS = {
+    "full_name": "nom",
+    "phone": "téléphone",
+    "mobile": "mobile",
+    "email": "e-mail",
+    "name": "raison sociale",
+    "siren": "SIREN",
+    "segment": "segment",
+    "payment_terms_days": "délai de paiement",
+    "address_line1": "adresse",
+    "address_line2": "complément d'adresse",
+    "postal_code": "code postal",
+    "city": "ville",
+    "country": "pays",
+}
+
+
+def _fields(names: list[str]) -> str:
+    return ", ".join(FIELD_LABELS.get(name, name) for name in names)
 
 
 def _amount(payload: dict[str, Any], key: str = "amount_cents") -> str:
@@ -77,14 +99,14 @@ def _import(payload: dict[str, Any]) -> str:
     if payload.get("debtor_created"):
         parts.append("débiteur créé")
     if payload.get("debtor_changed"):
-        parts.append("fiche mise à jour : " + ", ".join(payload["debtor_changed"]))
-    for key, label in (
-        ("invoices_created", "factures créées"),
-        ("invoices_updated", "factures mises à jour"),
-        ("payments", "paiements"),
+        parts.append("fiche mise à jour : " + _fields(payload["debtor_changed"]))
+    for key, singular, plural in (
+        ("invoices_created", "facture créée", "factures créées"),
+        ("invoices_updated", "facture mise à jour", "factures mises à jour"),
+        ("payments", "paiement", "paiements"),
     ):
         if payload.get(key):
-            parts.append(f"{payload[key]} {label}")
+            parts.append(quantity(int(payload[key]), singular, plural))
     return " — ".join(str(part) for part in parts if part)
 
 
@@ -173,7 +195,7 @@ KINDS: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
     "contact.updated": (
         "contact",
         "Coordonnées corrigées",
-        lambda p: ", ".join(p.get("fields", [])),
+        lambda p: _fields(p.get("fields", [])),
     ),
     "email.sent": ("email", "E-mail envoyé", lambda p: p.get("subject", "")),
     "email.cancelled": ("email", "E-mail annulé", lambda p: p.get("reason", "")),

@@ -141,6 +141,9 @@ def _register_template_helpers(app: Flask, settings: Settings, clock: Clock) -> 
         day=partial(formatting.day, zone=clock.zone),
         moment=partial(formatting.moment, zone=clock.zone),
         number=formatting.number,
+        phone=formatting.phone,
+        quantity=formatting.quantity,
+        time_zone=formatting.time_zone,
     )
 
     @app.context_processor

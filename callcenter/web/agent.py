@@ -19,7 +19,13 @@ from callcenter.domain.calls import finish_wrap_up
 from callcenter.domain.dispositions import active_dispositions
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.outbox import cancel_email
-from callcenter.domain.outcome import DISPUTE_CATEGORIES, OutcomeForm, record_outcome
+from callcenter.domain.outcome import (
+    DISPUTE_CATEGORIES,
+    OutcomeForm,
+    OutcomeLimits,
+    outcome_limits,
+    record_outcome,
+)
 from callcenter.domain.queue import claim_next, release, skip
 from callcenter.domain.queue.report import exclusion_counts
 from callcenter.domain.scripts import (
@@ -28,7 +34,7 @@ from callcenter.domain.scripts import (
     render_script,
 )
 from callcenter.domain.timeline import describe_events
-from callcenter.formatting import day, money
+from callcenter.formatting import day, money, phone, quantity
 from callcenter.models import Call, OutboxEmail, QueueItem, QueueState, Role, User
 from callcenter.web import clock, db, htmx, parse_id, state
 from callcenter.web.auth import guard_blueprint
@@ -58,6 +64,12 @@ def _held_debtor_id(session, agent_id: int, now: datetime) -> int | None:
     return item.debtor_id if item else None
 
 
+@bp.app_template_global("outcome_limits")
+def outcome_form_limits() -> OutcomeLimits:
+    """The outcome form's bounds, for its inputs (the same ones ``record_outcome`` enforces)."""
+    return outcome_limits(now=clock().now(), settings=state().settings)
+
+
 def require_hold(session, debtor_id: int, now: datetime) -> None:
     """403 unless the signed-in user holds the debtor (claimed, lease not expired)."""
     if _held_debtor_id(session, current_user.id, now) != debtor_id:
@@ -69,7 +81,7 @@ def _script_context(brief, agent: User, settings) -> dict:
     first, _, last = agent.full_name.partition(" ")
     overdue = [i for i in brief.invoices if i.workable and i.days_late > 0]
     count_text = (
-        f"{len(overdue)} factures échues"
+        quantity(len(overdue), "facture échue", "factures échues")
         if len(overdue) > 1
         else "la facture échue"
         if overdue
@@ -83,7 +95,7 @@ def _script_context(brief, agent: User, settings) -> dict:
         "target_amount": money(brief.target.cents),
         "overdue_amount": money(brief.target.overdue_cents),
         "overdue_count_text": count_text,
-        "callback_number": settings.telephony.caller_id,
+        "callback_number": phone(settings.telephony.caller_id),
     }
     if brief.contact is not None:
         context["contact"] = {"name": brief.contact.full_name, "role": brief.contact.role}

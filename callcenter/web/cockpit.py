@@ -38,6 +38,7 @@ from callcenter.models import (
     Campaign,
     Contact,
     Debtor,
+    Disposition,
     EmailStatus,
     Invoice,
     InvoiceStatus,
@@ -380,6 +381,7 @@ def agent(agent_id: int):
         end=end,
         errors=errors,
         status_labels=STATUS_LABELS,
+        disposition_labels=dict(db().exec(select(Disposition.code, Disposition.label)).all()),
     ), (422 if errors else 200)
 
 

@@ -8,6 +8,7 @@ from callcenter.domain.process import cases_per_step
 from callcenter.domain.queue import explain_debtor, refresh_all
 from callcenter.domain.queue import report as queue_report
 from callcenter.domain.queue.ladder import SEGMENT_LABELS
+from callcenter.formatting import quantity
 from callcenter.models import Role
 from callcenter.web import clock, db, htmx, state
 from callcenter.web.auth import guard_blueprint
@@ -54,7 +55,8 @@ def refresh():
     report = refresh_all(session, now=clock().now(), settings=state().settings)
     session.commit()
     flash(
-        f"File recalculée : {report.ready} débiteurs à appeler, {report.excluded} exclus.",
+        f"File recalculée : {quantity(report.ready, 'débiteur')} à appeler, "
+        f"{quantity(report.excluded, 'exclu')}.",
         "success",
     )
     return redirect(url_for("queue.home"))

@@ -195,7 +195,7 @@ def csv_export_lines(
     writer.writerow(
         [
             "Total",
-            f"{totals.debtors} débiteurs",
+            formatting.quantity(totals.debtors, "débiteur"),
             spreadsheet_text(segment_label(segment)) if segment else "Tous",
             *(euros_fr(cents) for cents in _amount_values(totals.amounts)),
             euros_fr(totals.credit_cents),
@@ -265,7 +265,8 @@ def write_xlsx_export(
     totals = tally.totals()
     scope = segment_label(segment) if segment else "Tous"
     money = _money_cells(sheet, [*_amount_values(totals.amounts), totals.credit_cents], bold)
-    sheet.append([*texts(["Total", f"{totals.debtors} débiteurs", scope], bold), *money])
+    count = formatting.quantity(totals.debtors, "débiteur")
+    sheet.append([*texts(["Total", count, scope], bold), *money])
     workbook.save(output)
 
 

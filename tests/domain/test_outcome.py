@@ -334,3 +334,95 @@ def test_the_agent_is_told_why_no_recap_leaves(session, world, code, email, opt_
         assert result.email is not None and result.no_recap is None
     else:
         assert result.email is None and result.no_recap.endswith(expected)
+
+
+LONG = "x" * 5000
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"disposition": "no_answer", "notes": LONG}, "notes", "4000 caractères"),
+        (
+            {
+                "disposition": "dispute",
+                "dispute_category": "qualite",
+                "dispute_description": LONG,
+                "dispute_invoices": "recent",
+            },
+            "dispute_description",
+            "2000 caractères",
+        ),
+        ({"disposition": "wrong_party", "contact_name": LONG}, "contact_name", "120 caractères"),
+        ({"disposition": "wrong_party", "contact_phone": "0" * 31}, "contact_phone", "30 car"),
+        (
+            {"disposition": "wrong_party", "contact_email": "a" * 250 + "@x.example"},
+            "contact_email",
+            "254 caractères",
+        ),
+        (
+            {"disposition": "promise", "promise_amount": "1" * 21, "promise_date": "2026-04-02"},
+            "promise_amount",
+            "20 caractères",
+        ),
+        (
+            {
+                "disposition": "payment_plan",
+                "plan_total": "100,00",
+                "plan_dates": ["2026-04-10", "2029-01-15"],
+                "plan_amounts": ["50,00", "50,00"],
+            },
+            "instalment_2",
+            "au plus tard le 30/03/2027",
+        ),
+        (
+            {"disposition": "callback", "callback_at": "2026-03-31T03:00"},
+            "callback_at",
+            "Hors plage d'appel",
+        ),
+        (
+            {"disposition": "callback", "callback_at": "2026-04-05T10:00"},
+            "callback_at",
+            "dimanche",
+        ),
+    ],
+)
+def test_every_outcome_field_has_its_limit(session, world, fields, field, words):
+    """Past each bound of the form a French message on that field, and nothing written."""
+    _old, recent, _soon = world["invoices"]
+    if fields.get("dispute_invoices") == "recent":
+        fields = fields | {"dispute_invoices": [str(recent.id)]}
+    before = _counts(session)
+    with pytest.raises(ValidationFailed) as failed:
+        _record(session, world, OutcomeForm(**fields))
+    assert words in failed.value.errors.get(field, ""), failed.value.errors
+    assert _counts(session) == before
+
+
+def test_an_invoice_already_in_dispute_cannot_be_disputed_again(session, world):
+    _old, recent, _soon = world["invoices"]
+    recent.disputed = True
+    session.add(recent)
+    session.flush()
+    with pytest.raises(ValidationFailed) as failed:
+        _record(
+            session,
+            world,
+            OutcomeForm(
+                "dispute",
+                dispute_category="qualite",
+                dispute_description="Palettes abîmées",
+                dispute_invoices=[str(recent.id)],
+            ),
+        )
+    assert failed.value.errors["dispute_invoices"].startswith(f"Déjà en litige : {recent.number}")
+
+
+def test_the_form_limits_are_the_ones_enforced(settings):
+    from callcenter.domain.outcome import outcome_limits
+
+    limits = outcome_limits(now=NOW, settings=settings)
+    assert (limits.promise_date_min, limits.promise_date_max) == ("2026-03-30", "2026-04-29")
+    assert (limits.plan_date_min, limits.plan_date_max) == ("2026-03-30", "2027-03-30")
+    assert (limits.callback_min, limits.callback_max) == ("2026-03-30T10:00", "2026-05-29T10:00")
+    assert (limits.notes, limits.dispute_description, limits.contact_name) == (4000, 2000, 120)

@@ -188,7 +188,7 @@ def test_csv_export_respects_the_segment(client, login, portfolio):
     login("supervisor")
     body = client.get("/supervision/balance-agee.csv?segment=key_account").get_data()
     lines = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
-    assert [line[1] for line in lines[1:]] == ["Bêta Bâtiment", "1 débiteurs"]
+    assert [line[1] for line in lines[1:]] == ["Bêta Bâtiment", "1 débiteur"]
     assert [_cents(value) for value in lines[-1][3:]] == [*_amounts_in_cents(BETA), 12_345]
 
 

@@ -76,7 +76,7 @@ def test_refresh_button_recomputes_the_queue(app, client, login):
     response = client.post("/supervision/file/recalcul", data={"csrf_token": token})
     assert response.status_code == 302
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "File recalculée : 0 débiteurs à appeler, 1 exclus." in page
+    assert "File recalculée : 0 débiteur à appeler, 1 exclu." in page
     with Session(engine) as session:
         item = session.exec(select(QueueItem).where(QueueItem.debtor_id == debtor_id)).one()
         assert "Aucun numéro de téléphone" in item.exclusion_reasons
