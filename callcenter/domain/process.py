@@ -415,7 +415,7 @@ def _mark_done(case: DunningCase, note: str | None, now: datetime, own, situatio
 def _perform(
     session: Session,
     case: DunningCase,
-    rung: LadderRung | None,
+    own: list[LadderRung],
     *,
     now: datetime,
     today: date,
@@ -430,10 +430,17 @@ def _perform(
         report.waiting_office_hours += 1
         return None
     if case.step_action == "email":
+        rung = current_rung(own, case)
         if rung is None:
             return "étape retirée du scénario"
         email = queue_step_email(
-            session, debtor_id=case.debtor_id, rung=rung, today=today, now=now, settings=settings
+            session,
+            debtor_id=case.debtor_id,
+            rung=rung,
+            ladder=own,
+            today=today,
+            now=now,
+            settings=settings,
         )
         if email is None:
             return "aucune adresse e-mail : étape passée"
@@ -507,7 +514,7 @@ def apply_decision(
         note = _perform(
             session,
             case,
-            current_rung(own, case),
+            own,
             now=now,
             today=today,
             settings=settings,
@@ -553,19 +560,23 @@ def advance_debtors(
     now: datetime,
     today: date,
     settings: Settings,
+    act: bool = True,
+    rungs: list[LadderRung] | None = None,
     max_rounds: int = 4,
 ) -> ProcessReport:
     """Walk these debtors' cases as far as today allows, in this transaction.
 
     A case may take several changes at once (opened at an email step: the email leaves, the
-    step is done); each round re-reads the facts, at most ``max_rounds`` rounds.
+    step is done); each round re-reads the facts, at most ``max_rounds`` rounds. With
+    ``act=False`` (the queue's refresh) emails and letters are left to the process job: a
+    refresh stays quick, and the job writes them in small transactions.
     """
     report = ProcessReport()
     ids = sorted({int(i) for i in debtor_ids})
     if not ids:
         return report
     _hold(session, ids)
-    rungs = process_rungs(session, settings)
+    rungs = rungs if rungs is not None else process_rungs(session, settings)
     horizon = max([0, *(-r.offset_days for r in rungs)])
     pending = ids
     for _ in range(max_rounds):
@@ -583,6 +594,8 @@ def advance_debtors(
             own = own_rungs(rungs, situation.segment)
             case = cases.get(debtor_id)
             decision = decide(case, situation, own, now=now, today=today)
+            if decision is not None and decision.kind == "act" and not act:
+                decision = None
             if decision is None:
                 if case is not None and case.status != CaseStatus.CLOSED:
                     _set_hold_reason(session, case, waiting_reason(case, situation, own))
@@ -630,7 +643,7 @@ def debtors_in_process_scope(session: Session, *, today: date, horizon_days: int
 
 
 def advance_all(
-    session: Session, *, now: datetime, today: date, settings: Settings
+    session: Session, *, now: datetime, today: date, settings: Settings, act: bool = True
 ) -> ProcessReport:
     """Walk every debtor that may need a change, a chunk at a time (same transaction)."""
     rungs = process_rungs(session, settings)
@@ -639,7 +652,15 @@ def advance_all(
     report = ProcessReport()
     for chunk in _chunks(ids, CHUNK):
         report.add(
-            advance_debtors(session, debtor_ids=chunk, now=now, today=today, settings=settings)
+            advance_debtors(
+                session,
+                debtor_ids=chunk,
+                now=now,
+                today=today,
+                settings=settings,
+                act=act,
+                rungs=rungs,
+            )
         )
     return report
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -336,16 +337,24 @@ def ladder_key(debtor_id: int, rung: EmailRung, invoice_ids: list[int]) -> str:
     return key
 
 
+@lru_cache(maxsize=256)
+def step_template(rung: LadderRung, ladder: tuple[LadderRung, ...]) -> EmailRung:
+    """The email an email step sends: preventive, then the first and later reminders."""
+    return email_rungs(list(ladder)).get(rung.rank) or email_rungs([rung])[rung.rank]
+
+
 def queue_step_email(
     session: Session,
     *,
     debtor_id: int,
     rung: LadderRung,
+    ladder: Sequence[LadderRung],
     today: date,
     now: datetime,
     settings: Settings,
 ) -> OutboxEmail | None:
-    """The email of a process step, for the debtor's workable invoices it concerns.
+    """The email of a process step (``rung`` of the debtor's ``ladder``), for the debtor's
+    workable invoices it concerns.
 
     A preventive step (on or before the due date) writes about the invoices coming due
     within its days, a later one about the overdue invoices. None when the debtor has no
@@ -354,8 +363,7 @@ def queue_step_email(
     """
     if rung.action != "email":
         return None
-    same_ladder = [r for r in load_ladder(session) if r.segment == rung.segment]
-    template = email_rungs(same_ladder).get(rung.rank) or email_rungs([rung])[rung.rank]
+    template = step_template(rung, tuple(ladder))
     workable = [
         invoice
         for invoice in session.exec(

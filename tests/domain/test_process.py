@@ -9,6 +9,7 @@ litigation approved. Each step asserts the case, the action done and the queue r
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
@@ -42,7 +43,12 @@ class Walk:
         self.now = NOW
 
     def at(self, now: datetime) -> QueueItem:
+        """The process job's walk (it writes emails and letters), then the queue's refresh."""
         self.now = now
+        today = now.astimezone(ZoneInfo(self.settings.app.timezone)).date()
+        advance_debtors(
+            self.session, debtor_ids=[self.debtor.id], now=now, today=today, settings=self.settings
+        )
         item = refreshed(self.session, self.debtor, self.settings, now=now)
         self.session.refresh(self.case)
         return item
@@ -452,3 +458,19 @@ def test_on_demo_data_every_old_debt_with_a_phone_is_called_or_held_for_a_reason
             ), (debtor_id, reason)
             assert not reason.startswith("Étape « ") or "faite" in reason or "proposée" in reason
     assert ready > len(concerned) // 2
+
+
+def test_the_queue_refresh_leaves_emails_to_the_process_job(session, settings):
+    """A refresh (after an outcome, an import…) opens and moves cases but writes no email:
+    the job does, in its own small transactions."""
+    debtor = make_debtor(session)
+    make_contact(session, debtor)
+    make_invoice(session, debtor, due_date=TODAY - timedelta(days=2))
+    refresh_debtors(session, debtor_ids=[debtor.id], now=NOW, settings=settings)
+    case = session.exec(select(DunningCase).where(DunningCase.debtor_id == debtor.id)).one()
+    assert (case.step_label, case.done_at) == ("1er e-mail de relance", None)
+    assert session.exec(select(OutboxEmail)).all() == []
+    report = advance_debtors(
+        session, debtor_ids=[debtor.id], now=NOW, today=TODAY, settings=settings
+    )
+    assert (report.emails, report.done) == (1, 1)

@@ -476,17 +476,18 @@ def _today(now: datetime, settings: Settings):
 
 
 def _advance(session: Session, ids: list[int] | None, now: datetime, settings: Settings) -> None:
-    """The process walks first: the queue shows the step each debtor has reached."""
-    from callcenter.domain.process import (
+    """The process walks first: the queue shows the step each debtor has reached. Emails and
+    letters are left to the process job (``act=False``), so a refresh stays quick."""
+    from callcenter.domain.process import (  # the process reads the ladder
         advance_all,
         advance_debtors,
-    )  # the process reads the ladder
+    )
 
     today = _today(now, settings)
     if ids is None:
-        advance_all(session, now=now, today=today, settings=settings)
+        advance_all(session, now=now, today=today, settings=settings, act=False)
     else:
-        advance_debtors(session, debtor_ids=ids, now=now, today=today, settings=settings)
+        advance_debtors(session, debtor_ids=ids, now=now, today=today, settings=settings, act=False)
 
 
 def refresh_debtors(
