@@ -277,12 +277,16 @@ def load_situations(
     """The facts of these debtors, a few set-based queries per thousand."""
     out: dict[int, Situation] = {}
     for ids in _chunks(debtor_ids):
-        for debtor in session.exec(select(Debtor).where(col(Debtor.id).in_(ids))):
-            out[debtor.id] = Situation(
-                debtor_id=debtor.id,
-                segment=debtor.segment,
-                do_not_call=debtor.do_not_call,
-                insolvent=bool(debtor.insolvency_status),
+        for debtor_id, segment, do_not_call, insolvency in session.execute(
+            sa.select(
+                Debtor.id, Debtor.segment, Debtor.do_not_call, Debtor.insolvency_status
+            ).where(col(Debtor.id).in_(ids))
+        ):
+            out[debtor_id] = Situation(
+                debtor_id=debtor_id,
+                segment=segment,
+                do_not_call=do_not_call,
+                insolvent=bool(insolvency),
             )
         for (debtor_id,) in session.execute(
             sa.select(Contact.debtor_id)

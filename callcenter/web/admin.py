@@ -77,6 +77,8 @@ def save_ladder_step(scenario_id: int, step_id: int | None = None):
             action=form.get("action", ""),
             label=form.get("label", ""),
             min_amount_cents=_amount(form.get("min_amount", "")),
+            attempts=form.get("attempts", "3")[:4],
+            catch_up=form.get("catch_up") == "on",
             actor_id=current_user.id,
             now=clock().now(),
         ),

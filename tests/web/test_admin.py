@@ -127,3 +127,47 @@ def test_admin_edits_the_ladder_and_the_queue_follows_it(app, client, login):
         ).one()
     deleted = client.post(f"/admin/etapes/{step_id}/supprimer", headers=_htmx(token))
     assert deleted.status_code == 200 and "Rappel J+5" not in deleted.get_data(as_text=True)
+
+
+def test_admin_sets_a_call_step_s_attempts_and_the_catch_up_step(app, client, login):
+    from callcenter.domain.queue import load_ladder, sync_ladder
+    from callcenter.models import Scenario, ScenarioStep
+
+    _admin, token = login("admin")
+    engine = app.extensions["callcenter"].engine
+    with session_scope(engine) as session:
+        sync_ladder(session, settings=app.extensions["callcenter"].settings)
+        scenario = session.exec(select(Scenario).where(Scenario.segment == "standard")).one()
+        steps = {
+            s.label: s.id
+            for s in session.exec(
+                select(ScenarioStep).where(ScenarioStep.scenario_id == scenario.id)
+            )
+        }
+    second = client.post(
+        f"/admin/scenarios/{scenario.id}/etapes/{steps['2e appel']}",
+        data={
+            "offset_days": "25",
+            "action": "call",
+            "label": "2e appel",
+            "attempts": "5",
+            "catch_up": "on",
+        },
+        headers=_htmx(token),
+    )
+    assert second.status_code == 200, second.get_data(as_text=True)
+    with Session(engine) as session:
+        rungs = {r.label: r for r in load_ladder(session) if r.segment == "standard"}
+    assert (rungs["2e appel"].max_attempts, rungs["2e appel"].catch_up) == (5, True)
+    assert not rungs["1er appel"].catch_up
+    for data, message in (
+        ({"attempts": "0"}, "Le nombre d'appels doit être un entier de 1 à 10."),
+        ({"attempts": "beaucoup"}, "Le nombre d'appels doit être un entier de 1 à 10."),
+        ({"action": "letter", "catch_up": "on"}, "L'étape de rattrapage doit être un appel."),
+    ):
+        form = {"offset_days": "40", "action": "call", "label": "Essai", **data}
+        refused = client.post(
+            f"/admin/scenarios/{scenario.id}/etapes", data=form, headers=_htmx(token)
+        )
+        assert refused.status_code == 422
+        assert message.replace("'", "&#39;") in refused.get_data(as_text=True)

@@ -177,8 +177,14 @@ def save_step(
     min_amount_cents: int,
     actor_id: int,
     now: datetime,
+    attempts: str = "3",
+    catch_up: bool = False,
 ) -> ScenarioStep:
     """Add or change one rung of a segment's ladder from the administration page.
+
+    ``attempts``: calls of a call step before the process moves on if nobody answers;
+    ``catch_up``: the call step where an old debt enters the process (one per ladder:
+    marking one unmarks the others). A change applies to cases from their next step.
 
     The queue follows the tables at its next refresh; ``callcenter queue sync-ladder``
     puts ``config.toml``'s ladder back.
@@ -198,6 +204,14 @@ def save_step(
         errors["label"] = "Le libellé est obligatoire (120 caractères au plus)."
     if min_amount_cents < 0:
         errors["min_amount"] = "Le montant minimum ne peut pas être négatif."
+    try:
+        max_attempts = int(attempts.strip() or "3")
+    except ValueError:
+        max_attempts = 0
+    if not 1 <= max_attempts <= 10:
+        errors["attempts"] = "Le nombre d'appels doit être un entier de 1 à 10."
+    if catch_up and action not in PHONE_ACTIONS:
+        errors["catch_up"] = "L'étape de rattrapage doit être un appel."
     scenario = session.get(Scenario, scenario_id)
     if scenario is None:
         raise DomainError("Scénario introuvable.")
@@ -222,6 +236,16 @@ def save_step(
         before = {"offset_days": step.offset_days, "action": step.action, "label": step.label}
     step.offset_days, step.action, step.label = offset, action, label
     step.condition = _condition(min_amount_cents)
+    step.max_attempts, step.catch_up = max_attempts, catch_up
+    if catch_up:
+        for other in session.exec(
+            select(ScenarioStep).where(
+                ScenarioStep.scenario_id == scenario_id, ScenarioStep.catch_up
+            )
+        ):
+            if other is not step:
+                other.catch_up = False
+                session.add(other)
     step.campaign_id = _campaigns(session).get(action)
     session.add(step)
     session.flush()
@@ -233,7 +257,13 @@ def save_step(
             "segment": scenario.segment,
             "step_id": step.id,
             "before": before,
-            "after": {"offset_days": offset, "action": action, "label": label},
+            "after": {
+                "offset_days": offset,
+                "action": action,
+                "label": label,
+                "attempts": max_attempts,
+                "catch_up": catch_up,
+            },
         },
         at=now,
     )
