@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from callcenter.config import Settings
 from callcenter.domain.aging import AgingAmounts, bucket_name
+from callcenter.domain.process import case_summary
 from callcenter.domain.queue import load_ladder
 from callcenter.domain.scripts import SCRIPT_FOR_SITUATION, choose_situation
 from callcenter.domain.timeline import TimelineEntry, count_events, describe_events
@@ -113,6 +114,7 @@ class Brief:
     queue_reasons: list[dict[str, Any]]
     queue_stage: str | None
     queue_exclusions: list[str]
+    process: list[str]
     situation: str
     script_code: str
     timeline: list[TimelineEntry] = field(default_factory=list)
@@ -340,6 +342,7 @@ def build_brief(
         queue_reasons=list(item.reasons) if item else [],
         queue_stage=item.stage if item else None,
         queue_exclusions=list(item.exclusion_reasons) if item else [],
+        process=case_summary(session, debtor_id=debtor_id, today=today, settings=settings),
         situation=situation,
         script_code=SCRIPT_FOR_SITUATION[situation],
         timeline=timeline,

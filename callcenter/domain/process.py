@@ -41,6 +41,7 @@ from callcenter.domain.queue.ladder import (
     rung_position,
     sync_ladder,
 )
+from callcenter.formatting import day
 from callcenter.models import (
     Call,
     CaseStatus,
@@ -982,3 +983,39 @@ def forecast(session: Session, *, today: date, settings: Settings) -> Forecast:
             ):
                 counts[kind][index[when]] += 1
     return Forecast(days, counts)
+
+
+def case_summary(session: Session, *, debtor_id: int, today: date, settings: Settings) -> list[str]:
+    """Where the debtor stands in its process, in French, for the agent's brief."""
+    case = session.exec(
+        select(DunningCase).where(
+            DunningCase.debtor_id == debtor_id, DunningCase.status != CaseStatus.CLOSED
+        )
+    ).first()
+    if case is None:
+        return []
+    rungs = process_rungs(session, settings)
+    horizon = max([0, *(-r.offset_days for r in rungs)])
+    situation = load_situations(
+        session, [debtor_id], {debtor_id: case}, today=today, horizon_days=horizon
+    )[debtor_id]
+    own = own_rungs(rungs, situation.segment)
+    zone = ZoneInfo(settings.app.timezone)
+    step = f"« {case.step_label} » (J{case.step_offset_days:+d})"
+    lines = [f"Étape du processus : {step}, atteinte le {day(case.reached_at, zone)}"]
+    if case.entered_by == "catch_up":
+        lines.append("Encours ancien sans historique : entré par l'étape de rattrapage.")
+    if case.status == CaseStatus.APPROVAL:
+        lines.append("Proposée au superviseur : en attente de validation.")
+    elif case.done_at is None and case.step_action in PHONE_ACTIONS:
+        rung = current_rung(own, case)
+        attempts = rung.max_attempts if rung is not None else 3
+        lines.append(f"Appel {situation.calls_since_step + 1} sur {attempts} à cette étape.")
+    elif case.done_at is not None:
+        following = next_rung(own, case, situation)
+        done = f"Faite le {day(case.done_at, zone)} ({case.action_note})"
+        if following is not None:
+            when = day(case.done_at + step_delay(following, case), zone)
+            done += f" ; ensuite « {following.label} » à partir du {when}"
+        lines.append(done + ".")
+    return lines

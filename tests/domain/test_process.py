@@ -474,3 +474,30 @@ def test_the_queue_refresh_leaves_emails_to_the_process_job(session, settings):
         session, debtor_ids=[debtor.id], now=NOW, today=TODAY, settings=settings
     )
     assert (report.emails, report.done) == (1, 1)
+
+
+def test_the_brief_says_where_the_debtor_stands_in_its_process(session, settings):
+    from callcenter.domain.brief import build_brief
+
+    debtor = make_debtor(session)
+    make_contact(session, debtor)
+    make_invoice(session, debtor, due_date=TODAY - timedelta(days=200))
+    refresh_debtors(session, debtor_ids=[debtor.id], now=NOW, settings=settings)
+
+    def lines(now):
+        return build_brief(
+            session, debtor_id=debtor.id, today=now.date(), now=now, settings=settings
+        ).process
+
+    assert lines(NOW) == [
+        "Étape du processus : « 1er appel » (J+15), atteinte le 30/03/2026",
+        "Encours ancien sans historique : entré par l'étape de rattrapage.",
+        "Appel 1 sur 3 à cette étape.",
+    ]
+    for minute in (1, 2, 3):
+        make_call(session, debtor, at=NOW + timedelta(minutes=minute))
+    later = NOW + timedelta(minutes=5)
+    refresh_debtors(session, debtor_ids=[debtor.id], now=later, settings=settings)
+    assert lines(later)[-1] == (
+        "Faite le 30/03/2026 (3 appels sans réponse) ; ensuite « 2e appel » à partir du 09/04/2026."
+    )
