@@ -15,6 +15,7 @@ from callcenter.jobs.reminders import dunning_process_job, promise_reminders_job
 from callcenter.jobs.scheduler import JobContext
 from callcenter.models import (
     DunningCase,
+    EmailStatus,
     Event,
     Instalment,
     Invoice,
@@ -24,8 +25,10 @@ from callcenter.models import (
 )
 from tests.conftest import TEST_NOW, TEST_TODAY, TEST_ZONE, make_settings
 from tests.factories import (
+    make_call,
     make_contact,
     make_debtor,
+    make_email,
     make_invoice,
     make_promise,
     make_user,
@@ -237,6 +240,33 @@ def test_the_process_writes_to_no_opposed_insolvent_or_opted_out_debtor(engine, 
         notes = {c.action_note for c in session.exec(select(DunningCase)).all()}
     assert "aucune adresse e-mail : étape passée" in notes
     assert "opposition enregistrée : aucun e-mail" in notes
+
+
+def test_under_the_cross_channel_cap_a_step_email_waits(engine, tmp_path, database_url):
+    capped = make_settings(
+        tmp_path,
+        database_url,
+        queue={"cap_across_channels": True, "max_attempts_per_week": 2},
+    )
+    with session_scope(engine) as session:
+        busy = ladder_debtor(session)
+        for days in (2, 3):
+            make_call(session, busy, at=days_ago(days))
+        invoice_at(session, busy, 1, number="BUSY")
+        recent = ladder_debtor(session)
+        make_email(session, recent, status=EmailStatus.SENT, sent_at=TEST_NOW)
+        invoice_at(session, recent, 1, number="RECENT")
+        old_call = ladder_debtor(session)
+        make_call(session, old_call, at=days_ago(8))
+        invoice_at(session, old_call, 1, number="OLD")
+    report = dunning_process_job(context_for(engine, capped))
+    texts = " ".join(e.body_text for e in outbox(engine) if e.template.startswith("ladder"))
+    assert (report.capped, report.emails) == (2, 1)
+    assert "BUSY" not in texts and "RECENT" not in texts and "OLD" in texts
+    # a week later the cap has passed: the two waiting emails leave (and the third debtor,
+    # mailed a week ago, gets its second reminder)
+    later = dunning_process_job(context_for(engine, capped, day=TODAY + timedelta(days=7)))
+    assert (later.emails, later.capped) == (3, 0)
 
 
 def test_the_process_walks_many_debtors_in_chunks(engine, settings):
