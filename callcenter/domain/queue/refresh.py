@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -437,13 +438,36 @@ def _ids_param(d: _Dialect, ids: list[int]):
     return list(ids) if d.pg else json.dumps(list(ids))
 
 
-def _run(session: Session, ids: list[int] | None, now: datetime, settings: Settings) -> int:
-    settings = effective_settings(session, settings)
-    d = _Dialect(session.get_bind().dialect.name == "postgresql")
+@lru_cache(maxsize=64)
+def _statement(sql: str) -> sa.TextClause:
+    """The parsed statement of one SQL text (parsing the long text costs milliseconds, and
+    an incremental refresh of one debtor repeats the same text)."""
+    return sa.text(sql).bindparams(
+        sa.bindparam("now", type_=UTCDateTime()),
+        sa.bindparam("day_start", type_=UTCDateTime()),
+        sa.bindparam("week_start", type_=UTCDateTime()),
+        sa.bindparam("gap_start", type_=UTCDateTime()),
+        sa.bindparam("today", type_=sa.Date()),
+    )
+
+
+def _ladder(session: Session, settings: Settings) -> list[LadderRung]:
     rungs = load_ladder(session)
     if not rungs:
         sync_ladder(session, settings=settings)
         rungs = load_ladder(session)
+    return rungs
+
+
+def _run(
+    session: Session,
+    ids: list[int] | None,
+    now: datetime,
+    settings: Settings,
+    rungs: list[LadderRung],
+) -> int:
+    settings = effective_settings(session, settings)
+    d = _Dialect(session.get_bind().dialect.name == "postgresql")
     moments = Moments.at(now, settings)
     zones = _zones(session, d, ids, now, settings)
     params: dict = {}
@@ -460,14 +484,7 @@ def _run(session: Session, ids: list[int] | None, now: datetime, settings: Setti
     elif d.pg:
         # The per-debtor aggregates of a full refresh fit in memory instead of spilling.
         session.execute(sa.text(f"SET LOCAL work_mem = '{FULL_REFRESH_WORK_MEM}'"))
-    statement = sa.text(sql).bindparams(
-        sa.bindparam("now", type_=UTCDateTime()),
-        sa.bindparam("day_start", type_=UTCDateTime()),
-        sa.bindparam("week_start", type_=UTCDateTime()),
-        sa.bindparam("gap_start", type_=UTCDateTime()),
-        sa.bindparam("today", type_=sa.Date()),
-    )
-    result = session.execute(statement, params)
+    result = session.execute(_statement(sql), params)
     return result.rowcount or 0
 
 
@@ -475,7 +492,13 @@ def _today(now: datetime, settings: Settings):
     return now.astimezone(ZoneInfo(settings.app.timezone)).date()
 
 
-def _advance(session: Session, ids: list[int] | None, now: datetime, settings: Settings) -> None:
+def _advance(
+    session: Session,
+    ids: list[int] | None,
+    now: datetime,
+    settings: Settings,
+    rungs: list[LadderRung],
+) -> None:
     """The process walks first: the queue shows the step each debtor has reached. Emails and
     letters are left to the process job (``act=False``), so a refresh stays quick."""
     from callcenter.domain.process import (  # the process reads the ladder
@@ -487,7 +510,15 @@ def _advance(session: Session, ids: list[int] | None, now: datetime, settings: S
     if ids is None:
         advance_all(session, now=now, today=today, settings=settings, act=False)
     else:
-        advance_debtors(session, debtor_ids=ids, now=now, today=today, settings=settings, act=False)
+        advance_debtors(
+            session,
+            debtor_ids=ids,
+            now=now,
+            today=today,
+            settings=settings,
+            act=False,
+            rungs=rungs,
+        )
 
 
 def refresh_debtors(
@@ -497,16 +528,18 @@ def refresh_debtors(
     ids = sorted({int(i) for i in debtor_ids})
     if not ids:
         return 0
-    _advance(session, ids, now, settings)
-    count = _run(session, ids, now, settings)
+    rungs = _ladder(session, settings)
+    _advance(session, ids, now, settings, rungs)
+    count = _run(session, ids, now, settings, rungs)
     session.flush()
     return count
 
 
 def refresh_all(session: Session, *, now: datetime, settings: Settings) -> RefreshReport:
     """Walk every debtor's dunning process, then recompute every queue row in one statement."""
-    _advance(session, None, now, settings)
-    count = _run(session, None, now, settings)
+    rungs = _ladder(session, settings)
+    _advance(session, None, now, settings, rungs)
+    count = _run(session, None, now, settings, rungs)
     session.flush()
     ready, excluded = session.execute(
         sa.text(
