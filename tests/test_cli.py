@@ -127,3 +127,31 @@ def test_web_serves_from_the_configured_number_of_worker_processes(tmp_path, dat
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+def test_queue_refresh_prints_the_cases_per_step_and_the_exclusions_per_reason(
+    tmp_path, database_url
+):
+    from datetime import timedelta
+
+    from callcenter.db import create_db_engine, session_scope
+    from tests.conftest import TEST_TODAY
+    from tests.factories import make_contact, make_debtor, make_invoice
+
+    assert _run(tmp_path, database_url, "db", "upgrade").exit_code == 0
+    engine = create_db_engine(database_url)
+    with session_scope(engine) as session:
+        for days in (20, 300):
+            debtor = make_debtor(session)
+            make_contact(session, debtor)
+            make_invoice(session, debtor, due_date=TEST_TODAY - timedelta(days=days))
+        blocked = make_debtor(session, do_not_call=True)
+        make_contact(session, blocked)
+        make_invoice(session, blocked, due_date=TEST_TODAY - timedelta(days=20))
+    engine.dispose()
+    result = _run(tmp_path, database_url, "queue", "refresh")
+    assert result.exit_code == 0, result.output
+    assert "Dossiers par étape du processus :\n  J+15 1er appel : 3\n" in result.output
+    assert "Débiteurs exclus, par motif :\n  1 : Ne pas appeler : opposition enregistrée" in (
+        result.output
+    )
