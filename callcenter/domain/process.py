@@ -682,13 +682,72 @@ def debtors_in_process_scope(session: Session, *, today: date, horizon_days: int
     return sorted(row[0] for row in rows)
 
 
+def debtors_that_time_can_change(
+    session: Session, *, now: datetime, today: date, horizon_days: int
+) -> list[int]:
+    """The debtors whose case the clock alone may change: what a full refresh walks.
+
+    A case changes otherwise only through an outcome, a call, an import, a payment or a
+    supervisor's control, and each of those walks its own debtors at once. Here: a debtor
+    with open invoices due soon or overdue and no open case (entry); a case whose next step
+    is due; a case held by a promise or a plan (it may expire or break); a call step with a
+    call since it began; a case with nothing left to collect (closing).
+    """
+    soon = today + timedelta(days=horizon_days)
+    open_case = sa.and_(
+        DunningCase.debtor_id == Invoice.debtor_id, DunningCase.status != CaseStatus.CLOSED
+    )
+    entering = sa.select(Invoice.debtor_id).where(
+        Invoice.status == InvoiceStatus.OPEN,
+        Invoice.open_amount_cents > 0,
+        Invoice.due_date <= soon,
+        ~sa.exists().where(open_case),
+    )
+    live_invoice = sa.exists().where(
+        Invoice.debtor_id == DunningCase.debtor_id,
+        Invoice.status == InvoiceStatus.OPEN,
+        Invoice.open_amount_cents > 0,
+        Invoice.due_date <= soon,
+    )
+    call_since = sa.exists().where(
+        Call.debtor_id == DunningCase.debtor_id, Call.created_at >= DunningCase.reached_at
+    )
+    moving = sa.select(DunningCase.debtor_id).where(
+        DunningCase.status != CaseStatus.CLOSED,
+        sa.or_(
+            DunningCase.next_due_at <= now,
+            col(DunningCase.hold_reason).like("Promesse%"),
+            col(DunningCase.hold_reason).like("Échéancier%"),
+            sa.and_(
+                col(DunningCase.done_at).is_(None),
+                col(DunningCase.step_action).in_(PHONE_ACTIONS),
+                call_since,
+            ),
+            ~live_invoice,
+        ),
+    )
+    rows = session.execute(sa.union(entering, moving)).all()
+    return sorted(row[0] for row in rows)
+
+
 def advance_all(
-    session: Session, *, now: datetime, today: date, settings: Settings, act: bool = True
+    session: Session,
+    *,
+    now: datetime,
+    today: date,
+    settings: Settings,
+    act: bool = True,
+    only_time_driven: bool = False,
 ) -> ProcessReport:
-    """Walk every debtor that may need a change, a chunk at a time (same transaction)."""
+    """Walk every debtor that may need a change, a chunk at a time (same transaction);
+    with ``only_time_driven``, the debtors the clock alone may change (the queue's full
+    refresh: the process job walks them all)."""
     rungs = process_rungs(session, settings)
     horizon = max([0, *(-r.offset_days for r in rungs)])
-    ids = debtors_in_process_scope(session, today=today, horizon_days=horizon)
+    if only_time_driven:
+        ids = debtors_that_time_can_change(session, now=now, today=today, horizon_days=horizon)
+    else:
+        ids = debtors_in_process_scope(session, today=today, horizon_days=horizon)
     report = ProcessReport()
     for chunk in _chunks(ids, CHUNK):
         report.add(

@@ -508,7 +508,9 @@ def _advance(
 
     today = _today(now, settings)
     if ids is None:
-        advance_all(session, now=now, today=today, settings=settings, act=False)
+        advance_all(
+            session, now=now, today=today, settings=settings, act=False, only_time_driven=True
+        )
     else:
         advance_debtors(
             session,
