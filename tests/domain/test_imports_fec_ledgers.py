@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
+from callcenter.domain.imports.fec import is_payment_type
 from callcenter.models import Debtor, Invoice, Payment, PaymentAllocation
 from tests.conftest import shared_file
 from tests.domain.imports_helpers import do_import, messages, row_counts, write
@@ -173,24 +174,60 @@ def test_a_changed_payment_without_invoice_moves_the_credit_instead_of_adding_to
     assert _credits(engine) == {"C1": 6000}
 
 
-def test_every_customer_of_the_first_real_fec_owes_its_ledger_balance_to_the_cent(engine):
-    """Open invoices minus credit = Σ debit − Σ credit of the customer's sub-account."""
-    path = shared_file("fec/0000000001FEC20220831.txt")
-    assert do_import(engine, "fec", path).ok
+def _ledger(path) -> tuple[dict[str, int], int]:
+    """Σ debit − Σ credit per customer sub-account (411 with CompAuxNum naming a customer, or
+    the IdClient of a cash-basis line), and the 411 lines no customer can be given."""
+    text = path.read_bytes().decode("utf-8-sig").replace("\r", "\n")
+    rows = [line.split("\t") for line in text.split("\n") if line.strip()]
+    at = {title.strip(): n for n, title in enumerate(rows[0])}
     ledger: dict[str, int] = {}
-    for line in path.read_text(encoding="utf-8-sig").splitlines()[1:]:
-        cells = line.split("\t")
-        if cells[4].startswith("411") and cells[6].strip():
-            debit, credit = (int(cells[n].replace(",", "")) for n in (11, 12))
-            ledger[cells[6].strip()] = ledger.get(cells[6].strip(), 0) + debit - credit
+    unattributed = 0
+    for cells in rows[1:]:
+        if not cells[at["CompteNum"]].startswith("411"):
+            continue
+        debit, credit = (int(cells[at[name]].replace(",", "")) for name in ("Debit", "Credit"))
+        aux = cells[at["CompAuxNum"]].strip()
+        client = cells[at["IdClient"]].strip() if "IdClient" in at else ""
+        if aux and not is_payment_type(cells[at["CompAuxLib"]].strip() or aux):
+            ledger[aux] = ledger.get(aux, 0) + debit - credit
+        elif client:
+            ledger[client] = ledger.get(client, 0) + debit - credit
+        else:
+            unattributed += 1
+    return ledger, unattributed
+
+
+def _owed(engine) -> dict[str, int]:
+    """Open invoices minus the debtor's credit, per account code."""
     owed = {code: -credit for code, credit in _credits(engine).items()}
     with Session(engine) as session:
         for code, open_cents in session.exec(
             select(Debtor.account_code, Invoice.open_amount_cents).join(Invoice)
         ):
             owed[code] += open_cents
-    assert len(ledger) == 17
-    assert owed == ledger
+    return owed
+
+
+@pytest.mark.parametrize(
+    ("relative", "customers", "unattributed"),
+    [(REAL_FECS[0], 17, 0), (REAL_FECS[1], 0, 153), (REAL_FECS[2], 0, 4)],
+)
+def test_every_customer_of_each_real_fec_owes_its_ledger_balance_to_the_cent(
+    engine, relative, customers, unattributed
+):
+    """Open invoices minus credit = Σ debit − Σ credit of the customer's sub-account, lettering
+    groups with opening-balance (AN) lines included; imported twice, still to the cent."""
+    path = shared_file(relative)
+    ledger, skipped = _ledger(path)
+    assert (len(ledger), skipped) == (customers, unattributed)
+    report = do_import(engine, "fec", path)
+    assert report.ok, report.lines()
+    assert report.skipped_count == unattributed
+    assert _owed(engine) == ledger
+    again = do_import(engine, "fec", path)
+    assert again.ok, again.lines()
+    assert again.counts["payments"].created == 0
+    assert _owed(engine) == ledger
 
 
 def test_an_invoice_corrected_below_what_was_paid_gives_the_excess_back_as_credit(engine, tmp_path):
