@@ -3,6 +3,8 @@ credit balances kept as the customer's credit (three real FECs in ../shared/fec/
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from sqlmodel import Session, select
 
@@ -255,3 +257,60 @@ def test_an_invoice_corrected_below_what_was_paid_gives_the_excess_back_as_credi
     assert do_import(engine, "invoices", write(tmp_path, "i3.csv", later)).ok
     assert _open(engine) == {"F-1": 0, "F-2": 3000}
     assert _credits(engine) == {"C1": 0}
+
+
+def test_a_corrected_re_export_updates_the_edited_line_instead_of_adding_a_payment(
+    engine, tmp_path
+):
+    """The payment's identity was label + date: a re-exported FEC with one label edited added a
+    second payment and allocated it. Lines are now known by journal, entry number, line within
+    the entry and account; the edited line is reported and its payment kept."""
+    path = shared_file(REAL_FECS[0])
+    first = do_import(engine, "fec", path)
+    assert first.ok, first.lines()
+    payments = first.counts["payments"].created
+    text = path.read_bytes().decode("utf-8-sig")
+    lines = text.split("\n")
+    edited = next(
+        n
+        for n, line in enumerate(lines)
+        if (cells := line.split("\t"))[4:5] == ["411000"] and cells[12] != "0,00"
+    )
+    cells = lines[edited].split("\t")
+    cells[10] = cells[10] + " (libellé corrigé)"
+    lines[edited] = "\t".join(cells)
+    copy = write(tmp_path, "corrige.txt", "\ufeff" + "\n".join(lines))
+    report = do_import(engine, "fec", copy)
+    assert report.ok, report.lines()
+    assert report.counts["payments"].created == 0
+    notes = [note for note in report.notes if "contenu modifié" in note]
+    assert len(notes) == 1 and notes[0].startswith(
+        f"Ligne {edited + 1} : contenu modifié depuis le dernier import (journal "
+    ), notes
+    with Session(engine) as session:
+        assert len(session.exec(select(Payment)).all()) == payments
+    assert _owed(engine) == _ledger(path)[0]
+
+
+def test_payments_stored_under_the_former_label_and_date_reference_are_not_added_again(
+    engine, tmp_path
+):
+    """A FEC imported before lines were known by their entry: its payments keep their place."""
+    receipt = _line(4, "411000", "C1", "Client C1", "R1", "0,00", "30,00", journal="BQ") + _line(
+        4, "512000", "", "", "R1", "30,00", "0,00", journal="BQ"
+    )
+    path = write(tmp_path, "fec.txt", HEADER + _sale(1, "C1", "F1", "100,00") + receipt)
+    assert do_import(engine, "fec", path).ok
+    former = "FEC-" + hashlib.sha1(b"BQ|2025-01-15|C1|R1|3000|Vente|1").hexdigest()[:24]
+    with Session(engine) as session:
+        payment = session.exec(select(Payment)).one()
+        payment.reference = former
+        session.commit()
+    report = do_import(engine, "fec", path)
+    assert report.ok, report.lines()
+    assert report.counts["payments"].created == 0
+    assert not [note for note in report.notes if "contenu modifié" in note]
+    with Session(engine) as session:
+        assert session.exec(select(Payment.reference)).one().startswith("FEC-")
+        assert session.exec(select(Payment.reference)).one() != former
+    assert _open(engine) == {"F1": 7000}

@@ -32,7 +32,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, select
 
 from callcenter.domain.imports import values as v
 from callcenter.domain.imports.columns import normalise_header
@@ -48,6 +49,7 @@ from callcenter.domain.imports.sources import Table
 from callcenter.domain.imports.staging import InvoiceStage
 from callcenter.domain.imports.tabular import Progress, apply_payments, spend_credit
 from callcenter.formatting import money
+from callcenter.models import Payment
 
 FEC_COLUMNS = (
     "JournalCode",
@@ -157,10 +159,13 @@ class _Credit:
     paid_on: date
     amount: int
     letter: str
-    key: str
+    identity: tuple[str, str, int, str]
+    content: str
+    legacy: str
 
 
 MAX_LISTED = 20
+IDENTITY_END = len("FEC-") + 20 + 1  # the reference's identity digest and its dash
 
 
 class _Entries:
@@ -253,6 +258,7 @@ def import_fec(
     invoices: dict[tuple[str, str], _Invoice] = {}
     credits: list[_Credit] = []
     occurrences: Counter[str] = Counter()
+    lines_in_entry: Counter[tuple[str, str]] = Counter()
     customer_lines = 0
     for count, (line, cells) in enumerate(table.rows, start=1):
         report.rows = count
@@ -267,8 +273,10 @@ def import_fec(
             )
             continue
         amount = _amount(report, line, cells, col, signed)
+        entry = (cells[col["JournalCode"]].strip(), cells[col["EcritureNum"]].strip())
+        lines_in_entry[entry] += 1
         if amount is not None:
-            entries.add(line, cells[col["JournalCode"]].strip(), cells[col["EcritureNum"]], amount)
+            entries.add(line, *entry, amount)
         account_number = cells[col["CompteNum"]].strip()
         if not account_number.startswith(CUSTOMER_ACCOUNT_PREFIX):
             continue
@@ -339,17 +347,9 @@ def import_fec(
             if letter:
                 invoice.letters.add(letter)
         elif amount < 0:
-            key = "|".join(
-                (
-                    journal,
-                    entry_date.isoformat(),
-                    account,
-                    piece,
-                    str(-amount),
-                    cells[col["EcritureLib"]].strip(),
-                )
-            )
-            occurrences[key] += 1
+            text = cells[col["EcritureLib"]].strip()
+            legacy = "|".join((journal, entry_date.isoformat(), account, piece, str(-amount), text))
+            occurrences[legacy] += 1
             credits.append(
                 _Credit(
                     line,
@@ -359,7 +359,9 @@ def import_fec(
                     entry_date,
                     -amount,
                     letter,
-                    f"{key}|{occurrences[key]}",
+                    identity=(*entry, lines_in_entry[entry], account),
+                    content="|".join((entry_date.isoformat(), str(-amount), piece, text, letter)),
+                    legacy=f"{legacy}|{occurrences[legacy]}",
                 )
             )
     entries.check(report)
@@ -432,10 +434,11 @@ def import_fec(
     for key, invoice in sorted(invoices.items(), key=lambda item: item[1].issue):
         for letter in invoice.letters:
             lettered[(invoice.account, letter)].append(numbers[key])
+    references = _payment_references(session, credits, report)
     payments = [
         PaymentRow(
             line=credit.line,
-            reference="FEC-" + hashlib.sha1(credit.key.encode()).hexdigest()[:24],
+            reference=references[credit.line],
             account_code=credit.account,
             paid_on=credit.paid_on,
             amount_cents=credit.amount,
@@ -451,6 +454,57 @@ def import_fec(
     spend_credit(session, touched, report=report, now=now)
     if progress:
         progress(*table.progress())
+
+
+def _digest(text: str, size: int) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:size]
+
+
+def _payment_references(
+    session: Session, credits: list[_Credit], report: ImportReport
+) -> dict[int, str]:
+    """Each credit line's payment reference: ``FEC-`` + a digest of what the format guarantees
+    to identify the line (journal, entry number, line within the entry, account) + a digest of
+    its content (date, amount, piece, label, lettering). A line already imported whose content
+    changed (a corrected re-export) keeps its payment: the stored reference is renamed to the
+    new one, so the payment is updated, never added twice, and the report names the line.
+    Payments stored before this scheme (a digest of journal, date, account, piece, amount and
+    label) are recognised the same way."""
+    wanted = {
+        credit.line: "-".join(
+            ("FEC", _digest("|".join(map(str, credit.identity)), 20), _digest(credit.content, 8))
+        )
+        for credit in credits
+    }
+    legacy = {"FEC-" + _digest(credit.legacy, 24): wanted[credit.line] for credit in credits}
+    prefixes = {reference[:IDENTITY_END]: reference for reference in wanted.values()}
+    by_target = {wanted[credit.line]: credit for credit in credits}
+    stored = dict(
+        session.exec(
+            select(Payment.reference, Payment.id).where(Payment.reference.startswith("FEC-"))
+        ).all()
+    )
+    renames = []
+    changed = []
+    for reference, payment_id in stored.items():
+        target = legacy.get(reference) or prefixes.get(reference[:IDENTITY_END])
+        if target is None or target == reference or target in stored:
+            continue
+        renames.append({"id": payment_id, "reference": target})
+        if reference not in legacy:
+            changed.append(by_target[target])
+    if renames:
+        session.execute(update(Payment), renames)
+    for credit in sorted(changed, key=lambda credit: credit.line)[:MAX_LISTED]:
+        journal, number, rank, _account = credit.identity
+        report.notes.append(
+            f"Ligne {credit.line} : contenu modifié depuis le dernier import (journal "
+            f"{journal}, écriture n° {number}, ligne {rank} de l'écriture) : le règlement "
+            "déjà importé est mis à jour, il n'est pas ajouté une seconde fois."
+        )
+    if len(changed) > MAX_LISTED:
+        report.notes.append(f"… et {len(changed) - MAX_LISTED} autre(s) ligne(s) modifiée(s).")
+    return wanted
 
 
 def _amount(
