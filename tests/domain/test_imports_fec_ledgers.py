@@ -314,3 +314,46 @@ def test_payments_stored_under_the_former_label_and_date_reference_are_not_added
         assert session.exec(select(Payment.reference)).one().startswith("FEC-")
         assert session.exec(select(Payment.reference)).one() != former
     assert _open(engine) == {"F1": 7000}
+
+
+def test_piece_references_of_the_first_real_fec_are_its_invoice_numbers(engine):
+    """Each PieceRef of the file belongs to one entry: one invoice per piece, rule stated."""
+    report = do_import(engine, "fec", shared_file(REAL_FECS[0]), dry_run=True)
+    assert report.ok, report.lines()
+    assert report.counts["invoices"].created == 400
+    assert (
+        "Factures : une par numéro de pièce (PieceRef), chaque numéro de pièce n'apparaissant "
+        "que dans une seule écriture : ce sont des numéros de facture."
+    ) in report.notes
+
+
+def test_monthly_piece_references_give_one_invoice_per_sales_entry_dated_by_its_piece(
+    engine, tmp_path
+):
+    """The first real FEC with its sales pieces renamed by month (« 03/2022 »), as many
+    ledgers do: grouped by PieceRef, a month's invoices became one, dated by its first."""
+    path = shared_file(REAL_FECS[0])
+    rows = [line.split("\t") for line in path.read_bytes().decode("utf-8-sig").split("\n")]
+    expected: dict[tuple[str, str, str, str], str] = {}
+    for cells in rows[1:]:
+        if len(cells) < 13:
+            continue
+        if cells[0] == "VEN":
+            cells[8] = f"{cells[9][4:6]}/{cells[9][:4]}"
+        debit = int(cells[11].replace(",", ""))
+        if cells[4].startswith("411") and cells[6].strip() and debit > 0:
+            key = (cells[6].strip(), cells[0].strip(), cells[2].strip(), cells[3])
+            expected[key] = min(expected.get(key, cells[9]), cells[9])
+    monthly = write(tmp_path, "mensuel.txt", "\n".join("\t".join(cells) for cells in rows))
+    report = do_import(engine, "fec", monthly)
+    assert report.ok, report.lines()
+    assert report.counts["invoices"].created == len(expected) == 400
+    rule = [note for note in report.notes if note.startswith("Factures : ")]
+    assert len(rule) == 1 and rule[0].startswith(
+        "Factures : une par écriture de vente et par client (journal, numéro et date "
+        "d'écriture), datée par sa date de pièce : "
+    ), rule
+    with Session(engine) as session:
+        issued = sorted(d.strftime("%Y%m%d") for d in session.exec(select(Invoice.issue_date)))
+    assert issued == sorted(expected.values())
+    assert _owed(engine) == _ledger(path)[0]

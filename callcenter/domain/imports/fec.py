@@ -2,9 +2,11 @@
 invoices and payments.
 
 Only customer entries count: accounts ``411*`` carrying an auxiliary account. ``CompAuxNum`` /
-``CompAuxLib`` give the debtor; debit lines grouped by debtor and ``PieceRef`` give the
-invoices (dated by ``PieceDate``); every credit line is a payment (a credit note — « avoir » —
-when it comes from a sales journal) dated by ``EcritureDate``. Lettering (``EcritureLet``) ties
+``CompAuxLib`` give the debtor; debit lines give the invoices (dated by ``PieceDate``), one
+per ``PieceRef`` when each piece reference belongs to a single entry, else one per sales entry
+(journal, entry number and date) and debtor — the report says which; every credit line is a
+payment (a credit note — « avoir » — when it comes from a sales journal) dated by
+``EcritureDate``. Lettering (``EcritureLet``) ties
 payments to invoices: a payment pays first the invoices lettered with the same code on the
 same account (codes are reused across customers), then the oldest open ones. The FEC has no
 due date: a new invoice is due at its date plus the debtor's payment terms. 411 lines without
@@ -106,6 +108,19 @@ class _Invoice:
     issue: date
     amount: int = 0
     letters: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Debit:
+    """A customer debit line: part of an invoice (or of an opening balance)."""
+
+    line: int
+    account: str
+    piece: str
+    entry: tuple[str, str, date]
+    issue: date
+    amount: int
+    letter: str
 
 
 @dataclass
@@ -255,7 +270,7 @@ def import_fec(
     by_client_id: dict[str, int] = {}
     unattributed = _Unattributed()
     no_client_id = "IdClient est vide" if client_col is not None else "aucune colonne IdClient"
-    invoices: dict[tuple[str, str], _Invoice] = {}
+    debits: list[_Debit] = []
     credits: list[_Credit] = []
     occurrences: Counter[str] = Counter()
     lines_in_entry: Counter[tuple[str, str]] = Counter()
@@ -339,13 +354,9 @@ def import_fec(
         piece = " ".join(cells[col["PieceRef"]].split())
         letter = cells[col["EcritureLet"]].strip()
         if amount > 0:
-            invoice = invoices.get((account, piece))
-            if invoice is None:
-                invoice = invoices[(account, piece)] = _Invoice(account, piece, line, piece_date)
-            invoice.amount += amount
-            invoice.issue = min(invoice.issue, piece_date)
-            if letter:
-                invoice.letters.add(letter)
+            debits.append(
+                _Debit(line, account, piece, (*entry, entry_date), piece_date, amount, letter)
+            )
         elif amount < 0:
             text = cells[col["EcritureLib"]].strip()
             legacy = "|".join((journal, entry_date.isoformat(), account, piece, str(-amount), text))
@@ -365,6 +376,7 @@ def import_fec(
                 )
             )
     entries.check(report)
+    invoices, numbers = _group_invoices(debits, report)
     for invoice in invoices.values():
         if invoice.amount > v.MAX_CENTS:
             report.error(
@@ -394,7 +406,6 @@ def import_fec(
             f"de pièce plus le délai de paiement du débiteur ({default_terms} jours pour un "
             "nouveau débiteur)."
         )
-    numbers = _invoice_numbers(invoices)
     report.counts["debtors"] = upsert_debtors(
         session,
         [DebtorRow(line, account, name) for account, (line, name) in names.items()],
@@ -560,7 +571,82 @@ def _date(
         return None
 
 
-def _invoice_numbers(invoices: dict[tuple[str, str], _Invoice]) -> dict[tuple[str, str], str]:
+def _group_invoices(
+    debits: list[_Debit], report: ImportReport
+) -> tuple[dict[tuple, _Invoice], dict[tuple, str]]:
+    """The invoices of the customer debit lines and their numbers, by one rule for the file,
+    which the report states: when every ``PieceRef`` belongs to a single entry (journal,
+    entry number and date), piece references are invoice numbers and each is one invoice;
+    when one comes back in several entries (a monthly reference « 01/2022 », « FAE »…), it
+    is not an invoice number and each sales entry of a customer is one invoice, dated by its
+    piece date — so merging a month's invoices never moves their aging."""
+    entries_of: dict[str, set[tuple[str, str, date]]] = defaultdict(set)
+    for debit in debits:
+        entries_of[debit.piece].add(debit.entry)
+    shared = sorted(
+        (piece for piece, found in entries_of.items() if len(found) > 1),
+        key=lambda piece: (-len(entries_of[piece]), piece),
+    )
+    invoices: dict[tuple, _Invoice] = {}
+    for debit in debits:
+        key = (debit.account, *debit.entry) if shared else (debit.account, debit.piece)
+        invoice = invoices.get(key)
+        if invoice is None:
+            invoice = invoices[key] = _Invoice(debit.account, debit.piece, debit.line, debit.issue)
+        invoice.amount += debit.amount
+        invoice.issue = min(invoice.issue, debit.issue)
+        if debit.letter:
+            invoice.letters.add(debit.letter)
+    if not debits:
+        return invoices, {}
+    if not shared:
+        report.notes.append(
+            "Factures : une par numéro de pièce (PieceRef), chaque numéro de pièce n'apparaissant "
+            "que dans une seule écriture : ce sont des numéros de facture."
+        )
+        return invoices, _invoice_numbers(invoices)
+    examples = ", ".join(
+        f"« {piece or 'vide'} » ({len(entries_of[piece])} écritures)" for piece in shared[:3]
+    )
+    report.notes.append(
+        "Factures : une par écriture de vente et par client (journal, numéro et date "
+        f"d'écriture), datée par sa date de pièce : {len(shared)} numéro(s) de pièce (PieceRef) "
+        f"reviennent dans plusieurs écritures, par exemple {examples} ; ce ne sont pas des "
+        "numéros de facture. Le numéro de facture est le numéro de pièce suivi du journal et "
+        "du numéro d'écriture."
+    )
+    return invoices, _entry_numbers(invoices)
+
+
+def _entry_numbers(invoices: dict[tuple, _Invoice]) -> dict[tuple, str]:
+    """« PieceRef · journal n° », with the entry's date when the journal reuses its entry
+    numbers (cash-basis FECs number every entry 0) and the account when several customers
+    share the entry, so that invoice numbers stay unique and the same at every import."""
+    dates: dict[tuple[str, str], set[date]] = defaultdict(set)
+    for _account, journal, number, day in invoices:
+        dates[(journal, number)].add(day)
+    bases: dict[tuple, str] = {}
+    for key, invoice in invoices.items():
+        _account, journal, number, day = key
+        base = f"{invoice.piece or 'sans pièce'} · {journal} {number}".strip()
+        if len(dates[(journal, number)]) > 1:
+            base += f" du {day:%d/%m/%Y}"
+        bases[key] = base
+    owners = Counter(bases.values())
+    return {
+        key: _bounded_number(base if owners[base] == 1 else f"{base} / {invoices[key].account}")
+        for key, base in bases.items()
+    }
+
+
+def _bounded_number(number: str) -> str:
+    if len(number) > MAX_NUMBER:
+        digest = hashlib.sha1(number.encode()).hexdigest()[:8]
+        number = f"{number[: MAX_NUMBER - 9]}~{digest}"
+    return number
+
+
+def _invoice_numbers(invoices: dict[tuple, _Invoice]) -> dict[tuple, str]:
     """``PieceRef`` when one debtor uses it; ``PieceRef / account`` when several do (opening
     balances « RAN », monthly summaries…), so that invoice numbers stay unique."""
     owners: dict[str, set[str]] = defaultdict(set)
@@ -568,11 +654,7 @@ def _invoice_numbers(invoices: dict[tuple[str, str], _Invoice]) -> dict[tuple[st
         owners[piece].add(account)
     numbers = {}
     for account, piece in invoices:
-        number = (
+        numbers[(account, piece)] = _bounded_number(
             piece if piece and len(owners[piece]) == 1 else f"{piece or 'sans pièce'} / {account}"
         )
-        if len(number) > MAX_NUMBER:
-            digest = hashlib.sha1(number.encode()).hexdigest()[:8]
-            number = f"{number[: MAX_NUMBER - 9]}~{digest}"
-        numbers[(account, piece)] = number
     return numbers
