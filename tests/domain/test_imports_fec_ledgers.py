@@ -350,10 +350,33 @@ def test_monthly_piece_references_give_one_invoice_per_sales_entry_dated_by_its_
     assert report.counts["invoices"].created == len(expected) == 400
     rule = [note for note in report.notes if note.startswith("Factures : ")]
     assert len(rule) == 1 and rule[0].startswith(
-        "Factures : une par écriture de vente et par client (journal, numéro et date "
-        "d'écriture), datée par sa date de pièce : "
+        "Factures : une par numéro de pièce (PieceRef) quand il n'apparaît que dans une seule "
+        "écriture ; "
     ), rule
+    assert "leurs lignes donnent une facture par écriture de vente et par client" in rule[0]
     with Session(engine) as session:
         issued = sorted(d.strftime("%Y%m%d") for d in session.exec(select(Invoice.issue_date)))
     assert issued == sorted(expected.values())
     assert _owed(engine) == _ledger(path)[0]
+
+
+def test_only_a_recurring_piece_reference_is_split_by_entry_the_others_stay_numbers(
+    engine, tmp_path
+):
+    """Decided per piece: one monthly reference does not renumber the file's invoices."""
+    text = (
+        HEADER
+        + _sale(1, "C1", "F1", "100,00")
+        + _sale(2, "C1", "03/2025", "40,00")
+        + _sale(3, "C2", "03/2025", "25,00")
+        + _sale(4, "C1", "03/2025", "10,00")
+    )
+    report = do_import(engine, "fec", write(tmp_path, "fec.txt", text))
+    assert report.ok, report.lines()
+    assert _open(engine) == {
+        "F1": 10000,
+        "03/2025 · VE 2": 4000,
+        "03/2025 · VE 3": 2500,
+        "03/2025 · VE 4": 1000,
+    }
+    assert any("« 03/2025 » (3 écritures)" in note for note in report.notes), report.notes

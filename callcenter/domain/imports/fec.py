@@ -574,12 +574,13 @@ def _date(
 def _group_invoices(
     debits: list[_Debit], report: ImportReport
 ) -> tuple[dict[tuple, _Invoice], dict[tuple, str]]:
-    """The invoices of the customer debit lines and their numbers, by one rule for the file,
-    which the report states: when every ``PieceRef`` belongs to a single entry (journal,
-    entry number and date), piece references are invoice numbers and each is one invoice;
-    when one comes back in several entries (a monthly reference « 01/2022 », « FAE »…), it
-    is not an invoice number and each sales entry of a customer is one invoice, dated by its
-    piece date — so merging a month's invoices never moves their aging."""
+    """The invoices of the customer debit lines and their numbers, by a rule the report
+    states: a ``PieceRef`` that belongs to a single entry (journal, entry number and date) is
+    an invoice number, one invoice; one that comes back in several entries (a monthly
+    reference « 01/2022 », « FAE »…) is not, and each of its entries is one invoice per
+    customer, dated by its piece date — so a month's invoices are never merged and their aging
+    never moves. Decided per piece, not per file, so that one recurring reference does not
+    renumber the file's other invoices."""
     entries_of: dict[str, set[tuple[str, str, date]]] = defaultdict(set)
     for debit in debits:
         entries_of[debit.piece].add(debit.entry)
@@ -587,9 +588,14 @@ def _group_invoices(
         (piece for piece, found in entries_of.items() if len(found) > 1),
         key=lambda piece: (-len(entries_of[piece]), piece),
     )
+    recurring = set(shared)
     invoices: dict[tuple, _Invoice] = {}
     for debit in debits:
-        key = (debit.account, *debit.entry) if shared else (debit.account, debit.piece)
+        key = (
+            (debit.account, *debit.entry)
+            if debit.piece in recurring
+            else (debit.account, debit.piece)
+        )
         invoice = invoices.get(key)
         if invoice is None:
             invoice = invoices[key] = _Invoice(debit.account, debit.piece, debit.line, debit.issue)
@@ -609,13 +615,15 @@ def _group_invoices(
         f"« {piece or 'vide'} » ({len(entries_of[piece])} écritures)" for piece in shared[:3]
     )
     report.notes.append(
-        "Factures : une par écriture de vente et par client (journal, numéro et date "
-        f"d'écriture), datée par sa date de pièce : {len(shared)} numéro(s) de pièce (PieceRef) "
-        f"reviennent dans plusieurs écritures, par exemple {examples} ; ce ne sont pas des "
-        "numéros de facture. Le numéro de facture est le numéro de pièce suivi du journal et "
-        "du numéro d'écriture."
+        "Factures : une par numéro de pièce (PieceRef) quand il n'apparaît que dans une seule "
+        f"écriture ; {len(shared)} numéro(s) de pièce reviennent dans plusieurs écritures, par "
+        f"exemple {examples} : ce ne sont pas des numéros de facture, leurs lignes donnent une "
+        "facture par écriture de vente et par client (journal, numéro et date d'écriture), "
+        "datée par sa date de pièce et numérotée « pièce · journal numéro »."
     )
-    return invoices, _entry_numbers(invoices)
+    by_piece = {key: invoice for key, invoice in invoices.items() if len(key) == 2}
+    by_entry = {key: invoice for key, invoice in invoices.items() if len(key) == 4}
+    return invoices, {**_invoice_numbers(by_piece), **_entry_numbers(by_entry)}
 
 
 def _entry_numbers(invoices: dict[tuple, _Invoice]) -> dict[tuple, str]:
