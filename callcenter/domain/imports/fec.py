@@ -6,9 +6,10 @@ Only customer entries count: accounts ``411*`` carrying an auxiliary account. ``
 per ``PieceRef`` when each piece reference belongs to a single entry, else one per sales entry
 (journal, entry number and date) and debtor — the report says which; every credit line is a
 payment (a credit note — « avoir » — when it comes from a sales journal) dated by
-``EcritureDate``. Lettering (``EcritureLet``) ties
-payments to invoices: a payment pays first the invoices lettered with the same code on the
-same account (codes are reused across customers), then the oldest open ones. The FEC has no
+``EcritureDate`` and known by its journal, entry number, line within the entry and account, so
+that a corrected re-export updates it. Lettering (``EcritureLet``) ties payments to invoices:
+a payment pays first the invoices lettered with the same code on the same account (codes are
+reused across customers), then the oldest open ones. The FEC has no
 due date: a new invoice is due at its date plus the debtor's payment terms. 411 lines without
 an auxiliary account cannot name a debtor: they are reported and skipped.
 
@@ -497,10 +498,12 @@ def _payment_references(
     )
     renames = []
     changed = []
+    taken: set[str] = set()
     for reference, payment_id in stored.items():
         target = legacy.get(reference) or prefixes.get(reference[:IDENTITY_END])
-        if target is None or target == reference or target in stored:
+        if target is None or target == reference or target in stored or target in taken:
             continue
+        taken.add(target)
         renames.append({"id": payment_id, "reference": target})
         if reference not in legacy:
             changed.append(by_target[target])
