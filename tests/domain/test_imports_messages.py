@@ -89,3 +89,16 @@ def test_no_import_message_holds_an_english_word(engine, tmp_path, name, make):
     assert said, report.lines()
     for message in said:
         assert _french_only(message), message
+
+
+@pytest.mark.parametrize("name", ["absent.csv", "dossier"])
+def test_the_cli_refuses_a_missing_file_or_a_folder_in_french(tmp_path, database_url, name):
+    """click's own check said « Path 'absent.csv' does not exist. »"""
+    from tests.domain.test_imports_cli import _run
+
+    (tmp_path / "dossier").mkdir()
+    result = _run(tmp_path, database_url, "debtors", str(tmp_path / name), "--dry-run")
+    assert result.exit_code != 0
+    said = result.output.strip().splitlines()[-1]
+    assert said.startswith("Fichier refusé : Fichier illisible : "), result.output
+    assert _french_only(said.split(" — ")[-1]), result.output
