@@ -54,7 +54,7 @@ def _run(
 
     engine = current_app.extensions["callcenter"].engine
     explicit = _parse_map(maps, kind)
-    size = max(file.stat().st_size, 1)
+    size = max(file.stat().st_size, 1) if file.is_file() else 1
     try:
         with click.progressbar(length=size, label=f"Lecture de {file.name}") as bar:
 
@@ -96,7 +96,9 @@ def _run(
 
 
 def _command(kind: str):
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    # No exists=True: click would say « Path ... does not exist » in English; the import
+    # refuses a missing file or a folder in French.
+    @click.argument("file", type=click.Path(path_type=Path))
     @click.option("--dry-run", is_flag=True, help="Vérifie et compte sans rien enregistrer.")
     @click.option(
         "--mapping",

@@ -7,6 +7,7 @@ call. The target follows a rule shown to the agent:
     overdue undisputed, unpaused open amount
     + undisputed amounts falling due within N days (``[workspace] target_due_within_days``)
     − pending promised amounts whose date has not passed yet
+    − the debtor's credit (unallocated payments and credit notes: money already on account)
 
 never below zero. The right contact is the billing contact with a phone number,
 else any contact with a phone, else the billing contact.
@@ -79,13 +80,15 @@ class TargetAmount:
     due_soon_cents: int
     promised_cents: int
     due_within_days: int
+    credit_cents: int = 0
 
     @property
     def rule(self) -> str:
+        credit = f"− avoir au compte {money(self.credit_cents)} " if self.credit_cents else ""
         return (
             f"Échu non contesté {money(self.overdue_cents)} "
             f"+ à échoir sous {self.due_within_days} j {money(self.due_soon_cents)} "
-            f"− promesses en cours {money(self.promised_cents)} = {money(self.cents)}"
+            f"− promesses en cours {money(self.promised_cents)} {credit}= {money(self.cents)}"
         )
 
 
@@ -201,8 +204,15 @@ def aging_of(invoices: list[BriefInvoice], today: date) -> AgingAmounts:
 
 
 def target_amount(
-    invoices: list[BriefInvoice], pending: list[Promise], *, today: date, due_within_days: int
+    invoices: list[BriefInvoice],
+    pending: list[Promise],
+    *,
+    today: date,
+    due_within_days: int,
+    credit_cents: int = 0,
 ) -> TargetAmount:
+    """What to obtain: overdue and soon-due workable amounts less pending promises and the
+    debtor's credit (money already on account pays them first), never below zero."""
     horizon = today + timedelta(days=due_within_days)
     overdue = sum(i.open_amount_cents for i in invoices if i.workable and i.due_date < today)
     due_soon = sum(
@@ -212,11 +222,12 @@ def target_amount(
         max(p.amount_cents - p.paid_cents, 0) for p in pending if p.promised_date >= today
     )
     return TargetAmount(
-        cents=max(overdue + due_soon - promised, 0),
+        cents=max(overdue + due_soon - promised - max(credit_cents, 0), 0),
         overdue_cents=overdue,
         due_soon_cents=due_soon,
         promised_cents=promised,
         due_within_days=due_within_days,
+        credit_cents=max(credit_cents, 0),
     )
 
 
@@ -329,6 +340,7 @@ def build_brief(
             pending,
             today=today,
             due_within_days=settings.workspace.target_due_within_days,
+            credit_cents=debtor.credit_cents,
         ),
         risk=RiskHints(
             broken_promises=counts.get(PromiseStatus.BROKEN, 0),

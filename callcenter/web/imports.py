@@ -190,7 +190,11 @@ def check():
         created_by_id=current_user.id,
         report={"payment_terms_days": int(terms)},
     )
-    report = _run(batch, dry_run=True, terms=int(terms))
+    try:
+        report = _run(batch, dry_run=True, terms=int(terms))
+    except BaseException:
+        stored.unlink(missing_ok=True)  # no batch will ever name it: never leave it behind
+        raise
     session = db()
     batch.report = {**report.to_dict(), "payment_terms_days": int(terms)}
     batch.error_count = report.error_count + (1 if report.refused else 0)

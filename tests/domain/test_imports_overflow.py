@@ -17,8 +17,8 @@ def test_a_fec_invoice_whose_lines_sum_past_the_largest_amount_is_refused(engine
         HEADER
         + _line(1, "411000", "C1", "Client", "F1", big, "0,00")
         + _line(1, "706000", "", "", "F1", "0,00", big)
-        + _line(2, "411000", "C1", "Client", "F1", big, "0,00")
-        + _line(2, "706000", "", "", "F1", "0,00", big)
+        + _line(1, "411000", "C1", "Client", "F1", big, "0,00")
+        + _line(1, "706000", "", "", "F1", "0,00", big)
     )
     report = do_import(engine, "fec", write(tmp_path, "fec.txt", text))
     assert messages(report) == [

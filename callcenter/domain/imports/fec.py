@@ -2,11 +2,14 @@
 invoices and payments.
 
 Only customer entries count: accounts ``411*`` carrying an auxiliary account. ``CompAuxNum`` /
-``CompAuxLib`` give the debtor; debit lines grouped by debtor and ``PieceRef`` give the
-invoices (dated by ``PieceDate``); every credit line is a payment (a credit note — « avoir » —
-when it comes from a sales journal) dated by ``EcritureDate``. Lettering (``EcritureLet``) ties
-payments to invoices: a payment pays first the invoices lettered with the same code on the
-same account (codes are reused across customers), then the oldest open ones. The FEC has no
+``CompAuxLib`` give the debtor; debit lines give the invoices (dated by ``PieceDate``), one
+per ``PieceRef`` when each piece reference belongs to a single entry, else one per sales entry
+(journal, entry number and date) and debtor — the report says which; every credit line is a
+payment (a credit note — « avoir » — when it comes from a sales journal) dated by
+``EcritureDate`` and known by its journal, entry number, line within the entry and account, so
+that a corrected re-export updates it. Lettering (``EcritureLet``) ties payments to invoices:
+a payment pays first the invoices lettered with the same code on the same account (codes are
+reused across customers), then the oldest open ones. The FEC has no
 due date: a new invoice is due at its date plus the debtor's payment terms. 411 lines without
 an auxiliary account cannot name a debtor: they are reported and skipped.
 
@@ -32,7 +35,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, select
 
 from callcenter.domain.imports import values as v
 from callcenter.domain.imports.columns import normalise_header
@@ -48,6 +52,7 @@ from callcenter.domain.imports.sources import Table
 from callcenter.domain.imports.staging import InvoiceStage
 from callcenter.domain.imports.tabular import Progress, apply_payments, spend_credit
 from callcenter.formatting import money
+from callcenter.models import Payment
 
 FEC_COLUMNS = (
     "JournalCode",
@@ -107,6 +112,19 @@ class _Invoice:
 
 
 @dataclass
+class _Debit:
+    """A customer debit line: part of an invoice (or of an opening balance)."""
+
+    line: int
+    account: str
+    piece: str
+    entry: tuple[str, str, date]
+    issue: date
+    amount: int
+    letter: str
+
+
+@dataclass
 class _Unattributed:
     """411 lines on means-of-payment sub-accounts that no ``IdClient`` attributes."""
 
@@ -157,10 +175,13 @@ class _Credit:
     paid_on: date
     amount: int
     letter: str
-    key: str
+    identity: tuple[str, str, int, str]
+    content: str
+    legacy: str
 
 
 MAX_LISTED = 20
+IDENTITY_END = len("FEC-") + 20 + 1  # the reference's identity digest and its dash
 
 
 class _Entries:
@@ -250,9 +271,10 @@ def import_fec(
     by_client_id: dict[str, int] = {}
     unattributed = _Unattributed()
     no_client_id = "IdClient est vide" if client_col is not None else "aucune colonne IdClient"
-    invoices: dict[tuple[str, str], _Invoice] = {}
+    debits: list[_Debit] = []
     credits: list[_Credit] = []
     occurrences: Counter[str] = Counter()
+    lines_in_entry: Counter[tuple[str, str]] = Counter()
     customer_lines = 0
     for count, (line, cells) in enumerate(table.rows, start=1):
         report.rows = count
@@ -267,8 +289,10 @@ def import_fec(
             )
             continue
         amount = _amount(report, line, cells, col, signed)
+        entry = (cells[col["JournalCode"]].strip(), cells[col["EcritureNum"]].strip())
+        lines_in_entry[entry] += 1
         if amount is not None:
-            entries.add(line, cells[col["JournalCode"]].strip(), cells[col["EcritureNum"]], amount)
+            entries.add(line, *entry, amount)
         account_number = cells[col["CompteNum"]].strip()
         if not account_number.startswith(CUSTOMER_ACCOUNT_PREFIX):
             continue
@@ -331,25 +355,13 @@ def import_fec(
         piece = " ".join(cells[col["PieceRef"]].split())
         letter = cells[col["EcritureLet"]].strip()
         if amount > 0:
-            invoice = invoices.get((account, piece))
-            if invoice is None:
-                invoice = invoices[(account, piece)] = _Invoice(account, piece, line, piece_date)
-            invoice.amount += amount
-            invoice.issue = min(invoice.issue, piece_date)
-            if letter:
-                invoice.letters.add(letter)
-        elif amount < 0:
-            key = "|".join(
-                (
-                    journal,
-                    entry_date.isoformat(),
-                    account,
-                    piece,
-                    str(-amount),
-                    cells[col["EcritureLib"]].strip(),
-                )
+            debits.append(
+                _Debit(line, account, piece, (*entry, entry_date), piece_date, amount, letter)
             )
-            occurrences[key] += 1
+        elif amount < 0:
+            text = cells[col["EcritureLib"]].strip()
+            legacy = "|".join((journal, entry_date.isoformat(), account, piece, str(-amount), text))
+            occurrences[legacy] += 1
             credits.append(
                 _Credit(
                     line,
@@ -359,10 +371,13 @@ def import_fec(
                     entry_date,
                     -amount,
                     letter,
-                    f"{key}|{occurrences[key]}",
+                    identity=(*entry, lines_in_entry[entry], account),
+                    content="|".join((entry_date.isoformat(), str(-amount), piece, text, letter)),
+                    legacy=f"{legacy}|{occurrences[legacy]}",
                 )
             )
     entries.check(report)
+    invoices, numbers = _group_invoices(debits, report)
     for invoice in invoices.values():
         if invoice.amount > v.MAX_CENTS:
             report.error(
@@ -392,7 +407,6 @@ def import_fec(
             f"de pièce plus le délai de paiement du débiteur ({default_terms} jours pour un "
             "nouveau débiteur)."
         )
-    numbers = _invoice_numbers(invoices)
     report.counts["debtors"] = upsert_debtors(
         session,
         [DebtorRow(line, account, name) for account, (line, name) in names.items()],
@@ -432,10 +446,11 @@ def import_fec(
     for key, invoice in sorted(invoices.items(), key=lambda item: item[1].issue):
         for letter in invoice.letters:
             lettered[(invoice.account, letter)].append(numbers[key])
+    references = _payment_references(session, credits, report)
     payments = [
         PaymentRow(
             line=credit.line,
-            reference="FEC-" + hashlib.sha1(credit.key.encode()).hexdigest()[:24],
+            reference=references[credit.line],
             account_code=credit.account,
             paid_on=credit.paid_on,
             amount_cents=credit.amount,
@@ -451,6 +466,59 @@ def import_fec(
     spend_credit(session, touched, report=report, now=now)
     if progress:
         progress(*table.progress())
+
+
+def _digest(text: str, size: int) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:size]
+
+
+def _payment_references(
+    session: Session, credits: list[_Credit], report: ImportReport
+) -> dict[int, str]:
+    """Each credit line's payment reference: ``FEC-`` + a digest of what the format guarantees
+    to identify the line (journal, entry number, line within the entry, account) + a digest of
+    its content (date, amount, piece, label, lettering). A line already imported whose content
+    changed (a corrected re-export) keeps its payment: the stored reference is renamed to the
+    new one, so the payment is updated, never added twice, and the report names the line.
+    Payments stored before this scheme (a digest of journal, date, account, piece, amount and
+    label) are recognised the same way."""
+    wanted = {
+        credit.line: "-".join(
+            ("FEC", _digest("|".join(map(str, credit.identity)), 20), _digest(credit.content, 8))
+        )
+        for credit in credits
+    }
+    legacy = {"FEC-" + _digest(credit.legacy, 24): wanted[credit.line] for credit in credits}
+    prefixes = {reference[:IDENTITY_END]: reference for reference in wanted.values()}
+    by_target = {wanted[credit.line]: credit for credit in credits}
+    stored = dict(
+        session.exec(
+            select(Payment.reference, Payment.id).where(Payment.reference.startswith("FEC-"))
+        ).all()
+    )
+    renames = []
+    changed = []
+    taken: set[str] = set()
+    for reference, payment_id in stored.items():
+        target = legacy.get(reference) or prefixes.get(reference[:IDENTITY_END])
+        if target is None or target == reference or target in stored or target in taken:
+            continue
+        taken.add(target)
+        renames.append({"id": payment_id, "reference": target})
+        if reference not in legacy:
+            changed.append(by_target[target])
+    if renames:
+        session.execute(update(Payment), renames)
+    for credit in sorted(changed, key=lambda credit: credit.line)[:MAX_LISTED]:
+        journal, number, rank, _account = credit.identity
+        report.notes.append(
+            f"Ligne {credit.line} : contenu modifié depuis le dernier import (journal "
+            f"{journal}, écriture n° {number}, ligne {rank} de l'écriture) : le règlement "
+            "déjà importé est mis à jour, il n'est pas ajouté une seconde fois."
+        )
+    if len(changed) > MAX_LISTED:
+        report.notes.append(f"… et {len(changed) - MAX_LISTED} autre(s) ligne(s) modifiée(s).")
+    return wanted
 
 
 def _amount(
@@ -506,7 +574,90 @@ def _date(
         return None
 
 
-def _invoice_numbers(invoices: dict[tuple[str, str], _Invoice]) -> dict[tuple[str, str], str]:
+def _group_invoices(
+    debits: list[_Debit], report: ImportReport
+) -> tuple[dict[tuple, _Invoice], dict[tuple, str]]:
+    """The invoices of the customer debit lines and their numbers, by a rule the report
+    states: a ``PieceRef`` that belongs to a single entry (journal, entry number and date) is
+    an invoice number, one invoice; one that comes back in several entries (a monthly
+    reference « 01/2022 », « FAE »…) is not, and each of its entries is one invoice per
+    customer, dated by its piece date — so a month's invoices are never merged and their aging
+    never moves. Decided per piece, not per file, so that one recurring reference does not
+    renumber the file's other invoices."""
+    entries_of: dict[str, set[tuple[str, str, date]]] = defaultdict(set)
+    for debit in debits:
+        entries_of[debit.piece].add(debit.entry)
+    shared = sorted(
+        (piece for piece, found in entries_of.items() if len(found) > 1),
+        key=lambda piece: (-len(entries_of[piece]), piece),
+    )
+    recurring = set(shared)
+    invoices: dict[tuple, _Invoice] = {}
+    for debit in debits:
+        key = (
+            (debit.account, *debit.entry)
+            if debit.piece in recurring
+            else (debit.account, debit.piece)
+        )
+        invoice = invoices.get(key)
+        if invoice is None:
+            invoice = invoices[key] = _Invoice(debit.account, debit.piece, debit.line, debit.issue)
+        invoice.amount += debit.amount
+        invoice.issue = min(invoice.issue, debit.issue)
+        if debit.letter:
+            invoice.letters.add(debit.letter)
+    if not debits:
+        return invoices, {}
+    if not shared:
+        report.notes.append(
+            "Factures : une par numéro de pièce (PieceRef), chaque numéro de pièce n'apparaissant "
+            "que dans une seule écriture : ce sont des numéros de facture."
+        )
+        return invoices, _invoice_numbers(invoices)
+    examples = ", ".join(
+        f"« {piece or 'vide'} » ({len(entries_of[piece])} écritures)" for piece in shared[:3]
+    )
+    report.notes.append(
+        "Factures : une par numéro de pièce (PieceRef) quand il n'apparaît que dans une seule "
+        f"écriture ; {len(shared)} numéro(s) de pièce reviennent dans plusieurs écritures, par "
+        f"exemple {examples} : ce ne sont pas des numéros de facture, leurs lignes donnent une "
+        "facture par écriture de vente et par client (journal, numéro et date d'écriture), "
+        "datée par sa date de pièce et numérotée « pièce · journal numéro »."
+    )
+    by_piece = {key: invoice for key, invoice in invoices.items() if len(key) == 2}
+    by_entry = {key: invoice for key, invoice in invoices.items() if len(key) == 4}
+    return invoices, {**_invoice_numbers(by_piece), **_entry_numbers(by_entry)}
+
+
+def _entry_numbers(invoices: dict[tuple, _Invoice]) -> dict[tuple, str]:
+    """« PieceRef · journal n° », with the entry's date when the journal reuses its entry
+    numbers (cash-basis FECs number every entry 0) and the account when several customers
+    share the entry, so that invoice numbers stay unique and the same at every import."""
+    dates: dict[tuple[str, str], set[date]] = defaultdict(set)
+    for _account, journal, number, day in invoices:
+        dates[(journal, number)].add(day)
+    bases: dict[tuple, str] = {}
+    for key, invoice in invoices.items():
+        _account, journal, number, day = key
+        base = f"{invoice.piece or 'sans pièce'} · {journal} {number}".strip()
+        if len(dates[(journal, number)]) > 1:
+            base += f" du {day:%d/%m/%Y}"
+        bases[key] = base
+    owners = Counter(bases.values())
+    return {
+        key: _bounded_number(base if owners[base] == 1 else f"{base} / {invoices[key].account}")
+        for key, base in bases.items()
+    }
+
+
+def _bounded_number(number: str) -> str:
+    if len(number) > MAX_NUMBER:
+        digest = hashlib.sha1(number.encode()).hexdigest()[:8]
+        number = f"{number[: MAX_NUMBER - 9]}~{digest}"
+    return number
+
+
+def _invoice_numbers(invoices: dict[tuple, _Invoice]) -> dict[tuple, str]:
     """``PieceRef`` when one debtor uses it; ``PieceRef / account`` when several do (opening
     balances « RAN », monthly summaries…), so that invoice numbers stay unique."""
     owners: dict[str, set[str]] = defaultdict(set)
@@ -514,11 +665,7 @@ def _invoice_numbers(invoices: dict[tuple[str, str], _Invoice]) -> dict[tuple[st
         owners[piece].add(account)
     numbers = {}
     for account, piece in invoices:
-        number = (
+        numbers[(account, piece)] = _bounded_number(
             piece if piece and len(owners[piece]) == 1 else f"{piece or 'sans pièce'} / {account}"
         )
-        if len(number) > MAX_NUMBER:
-            digest = hashlib.sha1(number.encode()).hexdigest()[:8]
-            number = f"{number[: MAX_NUMBER - 9]}~{digest}"
-        numbers[(account, piece)] = number
     return numbers

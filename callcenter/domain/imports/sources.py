@@ -13,6 +13,7 @@ with a French message, never a traceback.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import re
 from collections.abc import Callable, Iterator
@@ -81,7 +82,7 @@ def open_table(
         with path.open("rb") as handle:
             head = handle.read(SAMPLE_BYTES)
     except OSError as error:
-        raise FileRefused(f"Fichier illisible : {error.strerror or error}.") from None
+        raise _unreadable_file(error) from None
     if not head.strip(b" \t\r\n\xef\xbb\xbf"):
         raise FileRefused("Le fichier est vide.")
     if head.startswith(b"PK\x03\x04") or path.suffix.lower() in (".xlsx", ".xlsm"):
@@ -98,6 +99,20 @@ def open_table(
     with path.open("rb") as binary:
         text = io.TextIOWrapper(binary, encoding=encoding, newline=newline)
         yield _csv_table(_checked_lines(text, encoding), binary, size, encoding, separators)
+
+
+OS_ERRORS = {
+    errno.ENOENT: "fichier introuvable",
+    errno.EACCES: "accès refusé par le système",
+    errno.EPERM: "accès refusé par le système",
+    errno.EISDIR: "c'est un dossier, pas un fichier",
+}
+
+
+def _unreadable_file(error: OSError) -> FileRefused:
+    """The refusal for a file the system cannot open, in French (``strerror`` is English)."""
+    why = OS_ERRORS.get(error.errno or 0, "erreur de lecture du disque")
+    return FileRefused(f"Fichier illisible : {why}.")
 
 
 def _nul_byte(line: int) -> FileRefused:
@@ -330,8 +345,15 @@ def _open_xlsx(path: Path, wanted: str | None = None) -> Iterator[Table]:
     from openpyxl import load_workbook
 
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        # Opened through a handle: openpyxl refuses a path whose suffix is not .xlsx (an Excel
+        # workbook saved as « clients.csv » was « endommagé »), it reads the bytes all the same.
+        handle = path.open("rb")
+    except OSError as error:
+        raise _unreadable_file(error) from None
+    try:
+        workbook = load_workbook(handle, read_only=True, data_only=True)
     except Exception:  # openpyxl raises many types for a broken zip or XML
+        handle.close()
         raise FileRefused(XLSX_BROKEN) from None
     try:
         sheets = list(workbook.worksheets)
@@ -380,6 +402,11 @@ def _open_xlsx(path: Path, wanted: str | None = None) -> Iterator[Table]:
                 raise _unreadable_xlsx(error, sheet.title) from None
 
         description = f"classeur XLSX, feuille « {sheet.title} »"
+        if path.suffix.lower() not in (".xlsx", ".xlsm"):
+            description += (
+                f" (fichier Excel (xlsx) nommé {path.suffix or 'sans extension'}, lu comme "
+                "un classeur)"
+            )
         if others:
             description += (
                 f" ; les feuilles {_sheet_names(others)} contiennent aussi des données et ne "
@@ -394,6 +421,7 @@ def _open_xlsx(path: Path, wanted: str | None = None) -> Iterator[Table]:
         )
     finally:
         workbook.close()
+        handle.close()
 
 
 def _has_data(sheet) -> bool:
