@@ -31,7 +31,9 @@ from callcenter.domain.queue import claim_next, release, skip
 from callcenter.domain.queue.report import exclusion_counts
 from callcenter.domain.scripts import (
     NON_PAYMENT_REASONS,
+    ContactHistory,
     available_scripts,
+    contact_history,
     render_script,
 )
 from callcenter.domain.timeline import describe_events
@@ -87,7 +89,7 @@ def require_hold(session, debtor_id: int, now: datetime) -> None:
         abort(403, description="Ce débiteur ne vous est pas réservé : reprenez-le depuis la file.")
 
 
-def _script_context(brief, agent: User, settings) -> dict:
+def _script_context(brief, agent: User, settings, history: ContactHistory) -> dict:
     focus = brief.focus_invoice
     first, _, last = agent.full_name.partition(" ")
     overdue = [i for i in brief.invoices if i.workable and i.days_late > 0]
@@ -107,6 +109,7 @@ def _script_context(brief, agent: User, settings) -> dict:
         "overdue_amount": money(brief.target.overdue_cents),
         "overdue_count_text": count_text,
         "callback_number": phone(settings.telephony.caller_id),
+        "history": history.as_context(),
     }
     if brief.contact is not None:
         context["contact"] = {"name": brief.contact.full_name, "role": brief.contact.role}
@@ -168,7 +171,16 @@ def _workspace_context(
             code = brief.script_code
         context.update(
             brief=brief,
-            script=render_script(code, _script_context(brief, agent, settings), strict=False),
+            script=render_script(
+                code,
+                _script_context(
+                    brief,
+                    agent,
+                    settings,
+                    contact_history(session, debtor_id=debtor_id, before=now),
+                ),
+                strict=False,
+            ),
             today=_today(now),
         )
     context.update(extra)
