@@ -83,6 +83,24 @@ def outcome_form_limits() -> OutcomeLimits:
     return outcome_limits(now=clock().now(), settings=state().settings)
 
 
+@bp.app_template_global("quick_promise_dates")
+def quick_promise_dates() -> list[tuple[str, str, str]]:
+    """The promise form's quick dates, each with its key: (key, label, ISO date), within the
+    promise horizon — in a week, next Friday, the end of the month."""
+    today = clock().today()
+    latest = today + timedelta(days=state().settings.promises.horizon_days)
+    friday = today + timedelta(days=(4 - today.weekday()) % 7 or 7)
+    month_end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    if month_end == today:
+        month_end = (month_end + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    choices = (
+        ("s", f"Dans une semaine ({day(today + timedelta(days=7))})", today + timedelta(days=7)),
+        ("v", f"Vendredi prochain ({day(friday)})", friday),
+        ("f", f"Fin du mois ({day(month_end)})", month_end),
+    )
+    return [(key, label, value.isoformat()) for key, label, value in choices if value <= latest]
+
+
 def require_hold(session, debtor_id: int, now: datetime) -> None:
     """403 unless the signed-in user holds the debtor (claimed, lease not expired)."""
     if _held_debtor_id(session, current_user.id, now) != debtor_id:

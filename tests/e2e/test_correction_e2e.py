@@ -24,7 +24,7 @@ def test_agent_corrects_a_promise_amount_and_the_recap_is_replaced(
     engine = app.extensions["callcenter"].engine
     context, page = _sign_in(browser, live_server, make_user("agent"))
     try:
-        page.keyboard.press("n")
+        page.get_by_role("button", name="Dossier suivant").click()
         expect(page.locator(".ws-title")).to_contain_text("Fromagerie Lenoir SAS")
         page.keyboard.press("1")
         page.locator("#promise_amount").fill("480,00")
@@ -59,7 +59,7 @@ def test_a_correction_after_the_window_is_refused_in_french(
     engine = app.extensions["callcenter"].engine
     context, page = _sign_in(browser, live_server, make_user("agent"))
     try:
-        page.keyboard.press("n")
+        page.get_by_role("button", name="Dossier suivant").click()
         expect(page.locator(".ws-title")).to_contain_text("Fromagerie Lenoir SAS")
         page.keyboard.press("1")
         page.locator("#promise_amount").fill("480,00")
