@@ -182,6 +182,7 @@ class WorkspaceSettings(_Section):
     target_due_within_days: int = Field(default=7, ge=0, le=60)
     timeline_limit: int = Field(default=1000, ge=10, le=10000)
     wrap_up_seconds: int = Field(default=120, ge=0, le=3600)
+    correction_minutes: int = Field(default=15, ge=0, le=240)
 
 
 class LetterSettings(_Section):

@@ -5,21 +5,26 @@ A script has ordered steps (``etapes``), a branch per reason for non-payment
 announces the recap email. The script is chosen by the debtor's situation: a
 broken promise first, then the dunning stage. Values come from the pre-call
 brief; in strict mode a missing value is an error, so a script can never be
-read to a debtor with a blank where an amount should be.
+read to a debtor with a blank where an amount should be. A script's wording
+follows the debtor's history (``history``: spoken to by phone, written to), so
+it never says « nous avons déjà pris contact » to a debtor nobody reached.
 """
 
 from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from jinja2 import ChainableUndefined, Environment, StrictUndefined, UndefinedError
 
 from callcenter.config import PROJECT_ROOT
 from callcenter.domain.errors import DomainError
+from callcenter.models import Call, Disposition, EmailStatus, Event, OutboxEmail
 
 SCRIPTS_DIR = PROJECT_ROOT / "scripts_appel"
 
@@ -86,6 +91,46 @@ def available_scripts(directory: Path = SCRIPTS_DIR) -> dict[str, str]:
         path.stem: load_script(path.stem, directory)["titre"]
         for path in sorted(directory.glob("*.toml"))
     }
+
+
+@dataclass(frozen=True)
+class ContactHistory:
+    """What the debtor already heard from us, for the script's wording."""
+
+    spoken: bool  # a person answered one of our calls (a recorded outcome)
+    written: bool  # an email left, or a letter was produced
+
+    def as_context(self) -> dict[str, bool]:
+        return {"spoken": self.spoken, "written": self.written}
+
+
+def contact_history(session, *, debtor_id: int, before: datetime) -> ContactHistory:
+    """Two bounded EXISTS queries: an answered call with its outcome, a sent email or a letter."""
+    spoken = session.execute(
+        sa.select(
+            sa.exists().where(
+                Call.debtor_id == debtor_id,
+                Call.created_at < before,
+                Call.disposition_code == Disposition.code,
+                Disposition.human_answered,
+            )
+        )
+    ).scalar_one()
+    written = session.execute(
+        sa.select(
+            sa.or_(
+                sa.exists().where(
+                    OutboxEmail.debtor_id == debtor_id, OutboxEmail.status == EmailStatus.SENT
+                ),
+                sa.exists().where(
+                    Event.debtor_id == debtor_id,
+                    Event.type == "letter.generated",
+                    Event.at < before,
+                ),
+            )
+        )
+    ).scalar_one()
+    return ContactHistory(spoken=bool(spoken), written=bool(written))
 
 
 def choose_situation(

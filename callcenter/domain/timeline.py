@@ -76,6 +76,12 @@ def _call(payload: dict[str, Any]) -> str:
     return " — ".join(part for part in parts if part)
 
 
+def _correction(payload: dict[str, Any]) -> str:
+    before = (payload.get("before") or {}).get("disposition_label", "")
+    after = (payload.get("after") or {}).get("disposition_label", "")
+    return f"« {before} » remplacée par « {after} »"
+
+
 def _call_status(payload: dict[str, Any]) -> str:
     status = payload.get("status", "")
     text = STATUS_LABELS.get(status, status)
@@ -139,6 +145,7 @@ def _dunning_step(payload: dict[str, Any]) -> str:
 
 KINDS: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
     "call.outcome": ("call", "Appel", _call),
+    "call.corrected": ("call", "Issue de l'appel corrigée", _correction),
     "call.started": (
         "call",
         "Appel lancé",

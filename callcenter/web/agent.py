@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from callcenter.domain.brief import build_brief
 from callcenter.domain.calls import finish_wrap_up
+from callcenter.domain.correction import correct_outcome, correctable_call, correction_deadline
 from callcenter.domain.dispositions import active_dispositions
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.outbox import cancel_email
@@ -30,12 +31,24 @@ from callcenter.domain.queue import claim_next, release, skip
 from callcenter.domain.queue.report import exclusion_counts
 from callcenter.domain.scripts import (
     NON_PAYMENT_REASONS,
+    ContactHistory,
     available_scripts,
+    contact_history,
     render_script,
 )
 from callcenter.domain.timeline import describe_events
-from callcenter.formatting import day, money, phone, quantity
-from callcenter.models import Call, OutboxEmail, QueueItem, QueueState, Role, User
+from callcenter.formatting import day, money, number, phone, quantity
+from callcenter.models import (
+    Call,
+    Callback,
+    OutboxEmail,
+    PaymentPlan,
+    Promise,
+    QueueItem,
+    QueueState,
+    Role,
+    User,
+)
 from callcenter.web import clock, db, htmx, parse_id, state
 from callcenter.web.auth import guard_blueprint
 
@@ -70,13 +83,31 @@ def outcome_form_limits() -> OutcomeLimits:
     return outcome_limits(now=clock().now(), settings=state().settings)
 
 
+@bp.app_template_global("quick_promise_dates")
+def quick_promise_dates() -> list[tuple[str, str, str]]:
+    """The promise form's quick dates, each with its key: (key, label, ISO date), within the
+    promise horizon — in a week, next Friday, the end of the month."""
+    today = clock().today()
+    latest = today + timedelta(days=state().settings.promises.horizon_days)
+    friday = today + timedelta(days=(4 - today.weekday()) % 7 or 7)
+    month_end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    if month_end == today:
+        month_end = (month_end + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    choices = (
+        ("s", f"Dans une semaine ({day(today + timedelta(days=7))})", today + timedelta(days=7)),
+        ("v", f"Vendredi prochain ({day(friday)})", friday),
+        ("f", f"Fin du mois ({day(month_end)})", month_end),
+    )
+    return [(key, label, value.isoformat()) for key, label, value in choices if value <= latest]
+
+
 def require_hold(session, debtor_id: int, now: datetime) -> None:
     """403 unless the signed-in user holds the debtor (claimed, lease not expired)."""
     if _held_debtor_id(session, current_user.id, now) != debtor_id:
         abort(403, description="Ce débiteur ne vous est pas réservé : reprenez-le depuis la file.")
 
 
-def _script_context(brief, agent: User, settings) -> dict:
+def _script_context(brief, agent: User, settings, history: ContactHistory) -> dict:
     focus = brief.focus_invoice
     first, _, last = agent.full_name.partition(" ")
     overdue = [i for i in brief.invoices if i.workable and i.days_late > 0]
@@ -96,6 +127,7 @@ def _script_context(brief, agent: User, settings) -> dict:
         "overdue_amount": money(brief.target.overdue_cents),
         "overdue_count_text": count_text,
         "callback_number": phone(settings.telephony.caller_id),
+        "history": history.as_context(),
     }
     if brief.contact is not None:
         context["contact"] = {"name": brief.contact.full_name, "role": brief.contact.role}
@@ -157,7 +189,16 @@ def _workspace_context(
             code = brief.script_code
         context.update(
             brief=brief,
-            script=render_script(code, _script_context(brief, agent, settings), strict=False),
+            script=render_script(
+                code,
+                _script_context(
+                    brief,
+                    agent,
+                    settings,
+                    contact_history(session, debtor_id=debtor_id, before=now),
+                ),
+                strict=False,
+            ),
             today=_today(now),
         )
     context.update(extra)
@@ -295,13 +336,108 @@ def save_outcome(debtor_id: int):
         return _render("agent/_workspace.html", context, status=409)
     finish_wrap_up(session, user_id=current_user.id, now=now)
     session.commit()
-    context = _workspace_context(
+    return _render(
+        "agent/_workspace.html", _saved_context(session, result, now), trigger="outcome-saved"
+    )
+
+
+def _saved_context(session, result, now: datetime, **extra) -> dict:
+    """The workspace after a save or a correction: the saved card, « Corriger » while it may."""
+    deadline = correction_deadline(result.call, state().settings)
+    return _workspace_context(
         session,
         None,
         now,
         result=result,
-        saved_timeline=describe_events(session, debtor_id=debtor_id, limit=10),
+        correction_until=deadline if deadline and deadline > now else None,
+        saved_timeline=describe_events(session, debtor_id=result.call.debtor_id, limit=10),
+        **extra,
     )
+
+
+def _form_of_call(session, call: Call) -> MultiDict:
+    """The outcome form as the call's saved outcome fills it, for a correction."""
+    zone = clock().zone
+    form = MultiDict(
+        {
+            "disposition": call.disposition_code or "",
+            "reason": call.non_payment_reason or "",
+            "contact_id": str(call.contact_id or ""),
+            "notes": call.notes or "",
+        }
+    )
+    promise = session.exec(select(Promise).where(Promise.call_id == call.id)).first()
+    if promise is not None:
+        form["promise_amount"] = number(promise.amount_cents / 100, 2)
+        form["promise_date"] = promise.promised_date.isoformat()
+    plan = session.exec(select(PaymentPlan).where(PaymentPlan.call_id == call.id)).first()
+    if plan is not None:
+        form["plan_total"] = number(plan.total_cents / 100, 2)
+    callback = session.exec(select(Callback).where(Callback.call_id == call.id)).first()
+    if callback is not None:
+        form["callback_at"] = callback.due_at.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+        if callback.personal:
+            form["callback_personal"] = "on"
+    return form
+
+
+def _correction_page(session, call: Call, now: datetime, form, errors=None, status=200):
+    settings = state().settings
+    context = _workspace_context(session, call.debtor_id, now, form=form, errors=errors or {})
+    context.update(
+        call=call,
+        correction_until=correction_deadline(call, settings),
+        outcome_action=url_for("agent.correct", call_id=call.id),
+    )
+    template = "agent/_correction.html" if htmx else "agent/correction.html"
+    return _render(template, context, status=status)
+
+
+@bp.get("/appel/<int:call_id>/corriger")
+def correction_form(call_id: int):
+    """The outcome form filled with what was saved, for the agent who saved it, in the window."""
+    session = db()
+    now = _now()
+    try:
+        call = correctable_call(
+            session, agent_id=current_user.id, call_id=call_id, now=now, settings=state().settings
+        )
+    except DomainError as refused:
+        context = _workspace_context(session, None, now, message=refused.message)
+        return _render("agent/_workspace.html" if htmx else "agent/workspace.html", context, 409)
+    return _correction_page(session, call, now, _form_of_call(session, call))
+
+
+@bp.post("/appel/<int:call_id>/corriger")
+def correct(call_id: int):
+    session = db()
+    now = _now()
+    try:
+        result = correct_outcome(
+            session,
+            agent_id=current_user.id,
+            call_id=call_id,
+            form=_outcome_form(),
+            now=now,
+            settings=state().settings,
+        )
+    except ValidationFailed as failed:
+        session.rollback()
+        call = session.get(Call, call_id)
+        context = _workspace_context(
+            session, call.debtor_id, now, form=request.form, errors=failed.errors
+        )
+        context["outcome_action"] = url_for("agent.correct", call_id=call_id)
+        response = _render("agent/_outcome_form.html", context, status=422)
+        response.headers["HX-Retarget"] = "#outcome"
+        response.headers["HX-Reswap"] = "outerHTML"
+        return response
+    except DomainError as refused:
+        session.rollback()
+        context = _workspace_context(session, None, now, message=refused.message)
+        return _render("agent/_workspace.html", context, status=409)
+    session.commit()
+    context = _saved_context(session, result, now, message="Issue corrigée.")
     return _render("agent/_workspace.html", context, trigger="outcome-saved")
 
 

@@ -94,6 +94,13 @@ def home():
     return render_template("cockpit/home.html", **context)
 
 
+@bp.get("/mur")
+def wall():
+    """The wallboard for a TV on the wall (1920 × 1080, read from 5 m): large type, full width,
+    no navigation; it polls the same fragment as the supervisor's page."""
+    return render_template("cockpit/wall.html", wall=True, **_wallboard_context(db()))
+
+
 # --- Controls --------------------------------------------------------------------------------
 
 

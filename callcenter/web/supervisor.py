@@ -1,4 +1,4 @@
-"""Supervisor pages: the portfolio at a glance and the aged balance (balance âgée)."""
+"""Supervisor pages: the portfolio at a glance, the aged balance (balance âgée), the audit log."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from callcenter.domain.aging import (
     parse_order,
     segments,
 )
+from callcenter.domain.audit_log import AuditFilters, audit_page, audit_people, iter_audit_entries
 from callcenter.domain.calls import STATUS_LABELS
 from callcenter.domain.cockpit import DISPUTE_STATUS_LABELS, PROMISE_STATUS_LABELS, export_rows
 from callcenter.domain.errors import ValidationFailed
@@ -493,4 +494,99 @@ def period_export(kind: str, extension: str):
         chunks = _period_xlsx_chunks(engine, kind, since, until, clock().zone)
         response = Response(chunks, mimetype=XLSX_MIME)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+AUDIT_CSV_HEADERS = ("Date", "Personne", "Action", "Code compte", "Débiteur", "Détail")
+MAX_DEBTOR_FILTER = 100
+
+
+def _audit_filters() -> tuple[AuditFilters, dict[str, str]]:
+    """« personne », « debiteur » (code or part of the name) and « jour » from the query."""
+    errors: dict[str, str] = {}
+    person_text = request.args.get("personne", "").strip()
+    person_id = parse_id(person_text)
+    if person_text and person_id is None:
+        errors["personne"] = "Personne inconnue."
+    debtor = request.args.get("debiteur", "").strip()
+    if len(debtor) > MAX_DEBTOR_FILTER:
+        errors["debiteur"] = f"Le débiteur ne doit pas dépasser {MAX_DEBTOR_FILTER} caractères."
+        debtor = ""
+    raw_day = request.args.get("jour", "").strip()
+    day = None
+    if raw_day:
+        for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
+            try:
+                day = datetime.strptime(raw_day, pattern).date()
+                break
+            except ValueError:
+                continue
+        if day is None:
+            errors["jour"] = f"Date invalide : « {raw_day} » (jj/mm/aaaa)."
+    return AuditFilters(person_id=person_id, debtor=debtor, day=day), errors
+
+
+@bp.get("/journal")
+def audit():
+    """Every audited action, newest first: filter by person, debtor and day; export as CSV."""
+    session = db()
+    filters, errors = _audit_filters()
+    page = parse_id(request.args.get("page")) or 1
+    entries, has_more = audit_page(session, filters=filters, zone=clock().zone, page=page)
+    query = {
+        key: value
+        for key, value in (
+            ("personne", filters.person_id),
+            ("debiteur", filters.debtor),
+            ("jour", filters.day.isoformat() if filters.day else ""),
+        )
+        if value
+    }
+    context = {
+        "entries": entries,
+        "has_more": has_more,
+        "page": page,
+        "filters": filters,
+        "query": query,
+        "errors": errors,
+        "people": audit_people(session),
+    }
+    template = "supervisor/_audit.html" if htmx else "supervisor/audit.html"
+    return render_template(template, **context), 422 if errors else 200
+
+
+def audit_csv_lines(engine: Engine, filters: AuditFilters, zone: ZoneInfo) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    yield "\ufeff"
+    writer.writerow(AUDIT_CSV_HEADERS)
+    with Session(engine) as session:
+        for number, entry in enumerate(iter_audit_entries(session, filters=filters, zone=zone), 1):
+            writer.writerow(
+                [
+                    formatting.moment(entry.at, zone),
+                    spreadsheet_text(entry.person),
+                    entry.action,
+                    spreadsheet_text(entry.account_code),
+                    spreadsheet_text(entry.debtor_name),
+                    spreadsheet_text(entry.detail),
+                ]
+            )
+            if number % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()
+
+
+@bp.get("/journal.csv")
+def audit_csv():
+    """The audit log with the page's filters, as CSV (``;``, UTF-8 with BOM), streamed."""
+    filters, errors = _audit_filters()
+    if errors:
+        return _export_refused(errors)
+    engine = read_only(state().engine)
+    response = Response(audit_csv_lines(engine, filters, clock().zone), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = 'attachment; filename="journal-des-actions.csv"'
     return response

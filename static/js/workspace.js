@@ -20,7 +20,9 @@ function syncOutcomeSections() {
 }
 
 function isTyping(target) {
-  return target instanceof HTMLElement && target.matches("input, textarea, select, [contenteditable]");
+  // A radio or a checkbox takes no text: the keys still drive the screen from there.
+  return target instanceof HTMLElement &&
+    target.matches('input:not([type="radio"]):not([type="checkbox"]), textarea, select, [contenteditable]');
 }
 
 function clickIfPresent(id) {
@@ -51,6 +53,14 @@ document.addEventListener("keydown", (event) => {
   if (key === "n" && clickIfPresent("next-account")) { event.preventDefault(); return; }
   if (key === "a" && window.Softphone) { event.preventDefault(); window.Softphone.call(); return; }
   if (key === "h" && window.Softphone) { event.preventDefault(); window.Softphone.hangup(); return; }
+  if (form && key.length === 1) {
+    const quick = form.querySelector(`[data-quick-date][data-key="${key}"]`);
+    if (quick && !quick.closest("[data-section]").hidden) {
+      event.preventDefault();
+      quick.click();
+      return;
+    }
+  }
   if (/^[1-9]$/.test(event.key) && form) {
     const radio = form.querySelector(`input[name="disposition"][data-key="${event.key}"]`);
     if (radio) {
@@ -85,4 +95,13 @@ document.addEventListener("htmx:confirm", (event) => {
   if (!["dialing", "ringing", "in_call"].includes(phone.state)) return;
   event.preventDefault();
   Promise.resolve(phone.hangup()).finally(() => event.detail.issueRequest(true));
+});
+
+// A quick date (« Dans une semaine », « Vendredi prochain », « Fin du mois ») fills the promised
+// date; the amount is already the target amount: « 1 », a date key, Ctrl+Entrée.
+document.addEventListener("click", (event) => {
+  const quick = event.target.closest("[data-quick-date]");
+  if (!quick) return;
+  const field = document.getElementById("promise_date");
+  if (field) field.value = quick.dataset.quickDate;
 });

@@ -36,6 +36,7 @@ BRIEF = {
         "description": "palettes livrées abîmées",
     },
     "callback_number": "01 99 00 12 34",
+    "history": {"spoken": True, "written": True},
 }
 
 PRESSURE_WORDS = re.compile(
@@ -115,3 +116,28 @@ def test_script_choice(stage, broken, disputed, expected):
 def test_scripts_folder_is_inside_the_project():
     assert SCRIPTS_DIR.name == "scripts_appel"
     assert (SCRIPTS_DIR / "LISEZMOI.md").exists()
+
+
+@pytest.mark.parametrize(
+    ("history", "expected"),
+    [
+        ({"spoken": True, "written": False}, "Nous avons déjà pris contact avec vous"),
+        ({"spoken": False, "written": True}, "Nous vous avons écrit au sujet de"),
+        ({"spoken": False, "written": False}, "Je vous appelle au sujet de"),
+    ],
+)
+def test_the_second_call_script_says_only_what_the_history_holds(history, expected):
+    script = render_script("deuxieme_relance", {**BRIEF, "history": history})
+    texts = " ".join([script.goal] + [step.text for step in script.steps])
+    assert expected in texts
+    if not history["spoken"]:
+        assert "déjà pris contact" not in texts and "malgré une première relance" not in texts
+
+
+def test_a_broken_promise_is_said_confirmed_in_writing_only_when_something_left():
+    silent = render_script(
+        "promesse_non_tenue", {**BRIEF, "history": {"spoken": True, "written": False}}
+    )
+    assert "confirmé par écrit" not in silent.steps[1].text
+    written = render_script("promesse_non_tenue", BRIEF)
+    assert "confirmé par écrit" in written.steps[1].text

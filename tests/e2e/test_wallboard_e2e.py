@@ -82,3 +82,49 @@ def test_the_wallboard_shows_a_new_promise_within_five_seconds(
     finally:
         agent_context.close()
         boss_context.close()
+
+
+def test_the_wall_screen_fills_a_1920_tv_in_large_type_and_follows_live(
+    live_server, browser, make_user, callable_debtor
+):
+    """Read from 5 m: figures at least 72 px, every other text at least 22 px, no navigation,
+    the whole width, nothing to scroll; the same live updates as the supervisor's page."""
+    agent_context, agent = _sign_in(browser, live_server, make_user("agent"), "/agent/")
+    boss_context, _boss = _sign_in(browser, live_server, make_user("supervisor"), "/supervision/")
+    tv = boss_context.new_page()
+    tv.set_viewport_size({"width": 1920, "height": 1080})
+    try:
+        tv.goto(f"{live_server}/supervision/cockpit/mur")
+        expect(tv.locator("#wb-promises")).to_have_text("0")
+        assert tv.locator("nav, header.topbar").count() == 0
+        sizes = tv.evaluate(
+            """() => ({
+              figures: [...document.querySelectorAll('.kpi-value')].map(
+                e => parseFloat(getComputedStyle(e).fontSize)),
+              texts: [...document.querySelectorAll(
+                '.kpi-label, .kpi-detail, #wb-agents td, #wb-depth td, h2')].map(
+                e => parseFloat(getComputedStyle(e).fontSize)),
+              board: document.getElementById('wallboard').getBoundingClientRect().width,
+              scrollX: document.documentElement.scrollWidth > window.innerWidth,
+              scrollY: document.documentElement.scrollHeight > window.innerHeight,
+            })"""
+        )
+        assert min(sizes["figures"]) >= 72, sizes
+        assert min(sizes["texts"]) >= 22, sizes
+        assert sizes["board"] >= 1850, sizes
+        assert not sizes["scrollX"] and not sizes["scrollY"], sizes
+
+        agent.keyboard.press("n")
+        expect(agent.locator(".ws-title")).to_contain_text("Menuiserie Morel SARL")
+        agent.keyboard.press("1")
+        agent.locator("#promise_amount").fill("3 600,00")
+        agent.locator("#promise_date").fill((date.today() + timedelta(days=4)).isoformat())
+        agent.keyboard.press("Control+Enter")
+        expect(agent.locator("#saved")).to_contain_text("Promesse de paiement")
+        expect(tv.locator("#wb-promises")).to_have_text(
+            "1", timeout=WALLBOARD_DEADLINE_SECONDS * 1000
+        )
+        assert tv.locator("nav, header.topbar").count() == 0  # the poll kept the wall layout
+    finally:
+        agent_context.close()
+        boss_context.close()

@@ -215,3 +215,30 @@ def test_long_history_shows_the_latest_events_and_the_rest_on_demand(client, log
     assert whole.startswith('<section class="card" id="timeline"')
     assert whole.count('<li class="tl-email">') == 150
     assert "Relance 149" in whole
+
+
+def test_the_script_says_we_already_spoke_only_after_an_answered_call(
+    app, client, login, portfolio
+):
+    """Issue #22: « Nous avons déjà pris contact avec vous » was read to debtors never called."""
+    from callcenter.models import Call
+
+    _agent, token = login("agent")
+    debtor_id = _debtor_id(_next(client, token).get_data(as_text=True))
+    url = f"/agent/dossier/{debtor_id}/script?script=deuxieme_relance"
+    never = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Je vous appelle au sujet de" in never and "déjà pris contact" not in never
+
+    with session_scope(app.extensions["callcenter"].engine) as session:
+        earlier = utcnow() - timedelta(days=8)
+        session.add(
+            Call(
+                debtor_id=debtor_id,
+                provider="manual",
+                disposition_code="refusal",
+                started_at=earlier,
+                created_at=earlier,
+            )
+        )
+    spoken = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Nous avons déjà pris contact avec vous" in spoken
