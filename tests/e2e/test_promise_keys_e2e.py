@@ -31,6 +31,8 @@ def test_a_promise_for_the_target_amount_next_friday_in_a_few_keystrokes(
         page.get_by_role("button", name="Dossier suivant").click()
         expect(page.locator(".ws-title")).to_contain_text("Fromagerie Lenoir SAS")
         phone = page.locator("#softphone")
+        # the softphone must be ready before its key (under load it takes a moment)
+        expect(phone.locator("[data-role=status]")).to_have_text("Prêt à appeler.")
         page.keyboard.press("a")
         expect(phone.locator("[data-role=status]")).to_have_text("Sonnerie")
         phone.get_by_role("button", name="Décroche").click()
