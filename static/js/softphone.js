@@ -254,6 +254,7 @@
   // --- the API ---------------------------------------------------------------------------------
 
   async function call(debtorId, contactId) {
+    attach(); // a key pressed just after the brief was swapped in, before htmx:load
     if (!sp.root) return;
     showError("");
     const debtor = debtorId || sp.root.dataset.debtorId;
@@ -371,6 +372,7 @@
     render();
     get(root.dataset.stateUrl).then((payload) => {
       applyServer(payload);
+      root.dataset.ready = "1";
       if (payload.callId && root.dataset.provider === "twilio" && payload.state !== "ended") startPolling();
     }).catch((error) => showError(error.message));
     if (root.dataset.provider === "twilio") {

@@ -33,6 +33,7 @@ def test_a_promise_for_the_target_amount_next_friday_in_a_few_keystrokes(
         phone = page.locator("#softphone")
         # the softphone must be ready before its key (under load it takes a moment)
         expect(phone.locator("[data-role=status]")).to_have_text("Prêt à appeler.")
+        expect(page.locator("#softphone[data-ready='1']")).to_have_count(1)
         page.keyboard.press("a")
         expect(phone.locator("[data-role=status]")).to_have_text("Sonnerie")
         phone.get_by_role("button", name="Décroche").click()
