@@ -49,8 +49,8 @@ def echo_queue_summary(session) -> None:
     reasons = exclusion_counts(session)
     if reasons:
         click.echo("Débiteurs exclus, par motif :")
-        for reason, count in reasons:
-            click.echo(f"  {count} : {reason}")
+        for row in reasons:
+            click.echo(f"  {row.count} : {row.label}")
 
 
 @queue_group.command("sync-ladder")

@@ -27,6 +27,7 @@ from callcenter.config import Settings
 from callcenter.domain.aging import AgingAmounts, bucket_name
 from callcenter.domain.process import case_summary
 from callcenter.domain.queue import load_ladder
+from callcenter.domain.queue.rules import exclusion_labels, reason_lines
 from callcenter.domain.scripts import SCRIPT_FOR_SITUATION, choose_situation
 from callcenter.domain.timeline import TimelineEntry, count_events, describe_events
 from callcenter.formatting import money
@@ -351,9 +352,9 @@ def build_brief(
         ),
         pending_promises=pending,
         broken_promise=broken,
-        queue_reasons=list(item.reasons) if item else [],
+        queue_reasons=reason_lines(item.reasons) if item else [],
         queue_stage=item.stage if item else None,
-        queue_exclusions=list(item.exclusion_reasons) if item else [],
+        queue_exclusions=exclusion_labels(item.exclusion_reasons) if item else [],
         process=case_summary(session, debtor_id=debtor_id, today=today, settings=settings),
         situation=situation,
         script_code=SCRIPT_FOR_SITUATION[situation],

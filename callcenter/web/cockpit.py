@@ -31,6 +31,7 @@ from callcenter.domain.controls import (
 )
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.queue.overrides import WEIGHT_LABELS, effective_settings, queue_overrides
+from callcenter.domain.queue.rules import exclusion_labels
 from callcenter.domain.timeline import describe_events
 from callcenter.models import (
     Callback,
@@ -157,6 +158,7 @@ def _debtor_context(session, debtor_id: int) -> dict[str, Any]:
         "debtor": debtor,
         "owner": owner,
         "item": item,
+        "item_exclusions": exclusion_labels(item.exclusion_reasons) if item else [],
         "holder": holder,
         "contacts": session.exec(select(Contact).where(Contact.debtor_id == debtor_id)).all(),
         "invoices": session.exec(

@@ -8,6 +8,7 @@ from callcenter.domain.process import cases_per_step
 from callcenter.domain.queue import explain_debtor, refresh_all
 from callcenter.domain.queue import report as queue_report
 from callcenter.domain.queue.ladder import SEGMENT_LABELS
+from callcenter.domain.queue.rules import exclusion_label
 from callcenter.formatting import quantity
 from callcenter.models import Role
 from callcenter.web import clock, db, htmx, state
@@ -29,7 +30,14 @@ def _search_context(session) -> dict:
             session, debtor_id=results[0].debtor_id, now=clock().now(), settings=state().settings
         )
     listed = queue_report.excluded_with(session, reason=reason) if reason else []
-    return {"q": text, "results": results, "why": why, "motif": reason, "listed": listed}
+    return {
+        "q": text,
+        "results": results,
+        "why": why,
+        "motif": reason,
+        "motif_label": exclusion_label(reason),
+        "listed": listed,
+    }
 
 
 @bp.get("/")

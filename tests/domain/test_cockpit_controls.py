@@ -21,12 +21,12 @@ from callcenter.domain.dispositions import sync_default_dispositions
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.queue import (
     claim_next,
-    eligibility,
     explain_debtor,
     refresh_debtors,
     sync_ladder,
 )
 from callcenter.domain.queue.overrides import effective_settings
+from callcenter.domain.queue.rules import exclusion_labels
 from callcenter.models import (
     Campaign,
     EmailStatus,
@@ -360,9 +360,11 @@ def test_a_paused_campaign_hands_out_no_debtor_until_resumed(session, settings):
     assert claim_next(session, agent_id=agent.id, now=QUEUE_NOW, settings=settings) is None
     session.refresh(item)
     assert item.state == "excluded"
-    assert item.exclusion_reasons == [eligibility.CAMPAIGN_PAUSED]
+    assert exclusion_labels(item.exclusion_reasons) == [
+        "Campagne en pause : aucun débiteur n'en est distribué"
+    ]
     why = explain_debtor(session, debtor_id=debtor.id, now=QUEUE_NOW, settings=settings)
-    assert why.exclusions == [eligibility.CAMPAIGN_PAUSED]
+    assert why.exclusion_lines == ["Campagne en pause : aucun débiteur n'en est distribué"]
     set_paused(paused=False)
     session.refresh(item)
     assert (item.state, item.exclusion_reasons) == ("ready", [])

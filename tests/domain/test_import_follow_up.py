@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session, select
 
 from callcenter.domain.queue import refresh_debtors, sync_ladder
+from callcenter.domain.queue.rules import exclusion_labels
 from callcenter.models import Promise, QueueItem
 from tests.domain.imports_helpers import do_import, write
 from tests.factories import make_contact, make_debtor, make_invoice
@@ -38,7 +39,10 @@ def test_payment_import_keeps_the_promise_and_the_debtor_leaves_the_queue(
         before = session.exec(select(QueueItem).where(QueueItem.debtor_id == debtor.id)).one()
         # a pending promise holds the process: no call while it runs
         assert before.state == "excluded"
-        assert any(r.startswith("Promesse de paiement en cours") for r in before.exclusion_reasons)
+        assert any(
+            r.startswith("Promesse de paiement en cours")
+            for r in exclusion_labels(before.exclusion_reasons)
+        )
 
     csv = (
         "Code client;Référence;Date de règlement;Montant;N° facture\n"
@@ -53,4 +57,4 @@ def test_payment_import_keeps_the_promise_and_the_debtor_leaves_the_queue(
         assert session.get(Promise, promise.id).status == "kept"
         after = session.exec(select(QueueItem).where(QueueItem.debtor_id == debtor.id)).one()
         assert after.state == "excluded"
-        assert after.exclusion_reasons == ["Aucune facture ouverte"]
+        assert exclusion_labels(after.exclusion_reasons) == ["Aucune facture ouverte"]

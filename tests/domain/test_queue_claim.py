@@ -21,6 +21,7 @@ from callcenter.domain.queue import (
     renew_lease,
     skip,
 )
+from callcenter.domain.queue.rules import exclusion_labels
 from callcenter.models import Event, QueueItem, QueueState
 from tests.domain.queue_helpers import NOW, TODAY
 from tests.factories import make_callback, make_contact, make_debtor, make_invoice, make_user
@@ -171,7 +172,7 @@ def test_claim_rechecks_the_calling_window(session, settings):
     assert again.debtor_id == paris.id
     item = item_of(session, reunion)
     assert item.state == QueueState.EXCLUDED
-    assert "Hors plage d'appel" in item.exclusion_reasons[0]
+    assert "Hors plage d'appel" in exclusion_labels(item.exclusion_reasons)[0]
 
 
 def _seed_for_concurrency(engine, settings: Settings, agents: int, debtors: int) -> list[int]:

@@ -6,13 +6,15 @@ also checks the pure-Python reference gives the same score, reasons and exclusio
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
-from callcenter.domain.queue import eligibility as el
-from callcenter.domain.queue import sync_ladder
+from callcenter.domain.queue import load_ladder, rules, sync_ladder
+from callcenter.domain.queue import refresh as refresh_module
+from callcenter.domain.queue.rules import exclusion_labels, reason_lines
 from callcenter.models import Campaign, QueueState, Scenario, ScenarioStep
 from tests.conftest import make_settings
 from tests.domain.queue_helpers import NOW, TODAY, refreshed
@@ -27,6 +29,7 @@ from tests.factories import (
 )
 
 NBSP = "\u202f"
+NBSP_EURO = "\xa0"
 
 
 def base(session, *, days_overdue=20, amount_cents=100_000, contact=True, **debtor_fields):
@@ -52,7 +55,7 @@ SCORE_CASES = {
     "amount_log_scaled": (
         lambda s: base(s, amount_cents=123_456),
         28,
-        f"1{NBSP}235 € échus non contestés",
+        f"1{NBSP}234,56{NBSP_EURO}€ échus non contestés",
     ),
     "age_of_oldest": (lambda s: base(s, days_overdue=20), 10, "1 facture échue depuis 20 j"),
     "age_capped": (lambda s: base(s, days_overdue=200), 60, "1 facture échue depuis 200 j"),
@@ -111,14 +114,14 @@ def test_score_component(session, settings, case):
     build, points, label = SCORE_CASES[case]
     debtor = build(session)
     item = refreshed(session, debtor, settings)
-    assert {"points": points, "label": label} in item.reasons
+    assert {"points": points, "label": label} in reason_lines(item.reasons)
     assert item.score == sum(r["points"] for r in item.reasons)
 
 
 def test_reached_debtor_has_no_never_reached_points(session, settings):
     debtor = base(session)
     reached_call(session, debtor, 2)
-    labels = [r["label"] for r in refreshed(session, debtor, settings).reasons]
+    labels = [r["label"] for r in reason_lines(refreshed(session, debtor, settings).reasons)]
     assert "jamais joint au téléphone" not in labels
     assert "jamais appelé" not in labels
 
@@ -126,7 +129,8 @@ def test_reached_debtor_has_no_never_reached_points(session, settings):
 def test_weights_come_from_settings(session, tmp_path, database_url):
     settings = make_settings(tmp_path, database_url, queue={"points_per_risk": 1.0})
     debtor = base(session, risk=30)
-    assert {"points": 30, "label": "risque 30/100"} in refreshed(session, debtor, settings).reasons
+    lines = reason_lines(refreshed(session, debtor, settings).reasons)
+    assert {"points": 30, "label": "risque 30/100"} in lines
 
 
 def test_callback_due_comes_first(session, settings):
@@ -137,7 +141,7 @@ def test_callback_due_comes_first(session, settings):
 
 
 EXCLUSION_CASES = {
-    "do_not_call": (lambda s: base(s, do_not_call=True), el.DO_NOT_CALL),
+    "do_not_call": (lambda s: base(s, do_not_call=True), "Ne pas appeler : opposition enregistrée"),
     "insolvency": (
         lambda s: base(s, insolvency_status="redressement judiciaire"),
         "Procédure collective en cours (redressement judiciaire) : relances suspendues",
@@ -155,19 +159,19 @@ EXCLUSION_CASES = {
     ),
     "all_disputed": (
         lambda s: (d := base(s, days_overdue=None), make_invoice(s, d, disputed=True))[0],
-        el.ALL_BLOCKED,
+        "Toutes les factures ouvertes sont contestées ou suspendues",
     ),
     "all_paused": (
         lambda s: (
             d := base(s, days_overdue=None),
             make_invoice(s, d, paused_until=TODAY + timedelta(days=1)),
         )[0],
-        el.ALL_BLOCKED,
+        "Toutes les factures ouvertes sont contestées ou suspendues",
     ),
-    "nothing_open": (lambda s: base(s, days_overdue=None), el.NOTHING_OPEN),
+    "nothing_open": (lambda s: base(s, days_overdue=None), "Aucune facture ouverte"),
     "no_phone": (
         lambda s: (d := base(s, contact=False), make_contact(s, d, phone=None, mobile=None))[0],
-        el.NO_PHONE,
+        "Aucun numéro de téléphone",
     ),
     "stage_email": (
         lambda s: base(s, days_overdue=5),
@@ -182,11 +186,11 @@ EXCLUSION_CASES = {
             d := base(s, days_overdue=None),
             make_invoice(s, d, due_date=TODAY + timedelta(days=30)),
         )[0],
-        el.NO_STAGE,
+        "Aucune facture à relancer à ce stade",
     ),
     "callback_later": (
         lambda s: (d := base(s), make_callback(s, d, due_at=NOW + timedelta(days=1)))[0],
-        el.CALLBACK_LATER,
+        "Rappel convenu plus tard : pas d'appel avant l'heure prévue",
     ),
 }
 
@@ -196,7 +200,7 @@ def test_exclusion(session, settings, case):
     build, reason = EXCLUSION_CASES[case]
     item = refreshed(session, build(session), settings)
     assert item.state == QueueState.EXCLUDED
-    assert reason in item.exclusion_reasons
+    assert reason in exclusion_labels(item.exclusion_reasons)
 
 
 ELIGIBLE_CASES = {
@@ -247,7 +251,7 @@ def test_cap_across_channels_counts_sent_emails(session, tmp_path, database_url)
     make_email(session, debtor, status="pending", sent_at=None)
     item = refreshed(session, debtor, settings)
     assert "Plafond atteint : 3 tentatives sur 7 jours glissants (max. 3)" in (
-        item.exclusion_reasons
+        exclusion_labels(item.exclusion_reasons)
     )
 
 
@@ -263,7 +267,7 @@ def test_configured_cap_and_gap(session, tmp_path, database_url):
     assert refreshed(session, debtor, settings).state == QueueState.READY
     make_call(session, debtor, at=NOW - timedelta(hours=1))
     item = refreshed(session, debtor, settings)
-    assert item.exclusion_reasons == [
+    assert exclusion_labels(item.exclusion_reasons) == [
         "Plafond atteint : 5 tentatives sur 7 jours glissants (max. 5)",
         "Dernière tentative il y a moins de 1,5 h",
     ]
@@ -348,7 +352,7 @@ def test_disputed_and_paused_invoices_do_not_set_the_stage(session, settings):
     make_invoice(session, debtor, due_date=TODAY - timedelta(days=16), amount_cents=20_000)
     item = refreshed(session, debtor, settings)
     assert item.stage == "J+15 1er appel"
-    assert {"points": 8, "label": "1 facture échue depuis 16 j"} in item.reasons
+    assert {"points": 8, "label": "1 facture échue depuis 16 j"} in reason_lines(item.reasons)
 
 
 def test_sync_ladder_is_idempotent(session, settings):
@@ -386,3 +390,37 @@ def test_sync_ladder_follows_edited_settings(session, tmp_path, database_url):
     assert [(s.offset_days, s.action, s.label) for s in steps] == [(5, "call", "Appel direct")]
     debtor = base(session, segment="small", days_overdue=6)
     assert refreshed(session, debtor, edited).stage == "J+5 Appel direct"
+
+
+@pytest.mark.parametrize("postgres", [False, True], ids=["sqlite", "postgresql"])
+def test_the_refresh_sql_holds_codes_and_numbers_never_french(session, settings, postgres):
+    """One source for the wording: the SQL writes codes, ``rules`` words them."""
+    sync_ladder(session, settings=settings)
+    params: dict = {}
+    sql = refresh_module._text(
+        load_ladder(session),
+        {"Europe/Paris": "Hors plage d'appel : pas d'appel le dimanche"},
+        refresh_module._Dialect(postgres),
+        False,
+        settings,
+        params,
+    )
+    assert not re.search(r"[àâçéèêëîïôûùü«»€]", sql, re.IGNORECASE)
+    emitted = set(re.findall(r'"code":"(\w+)"', sql))
+    assert emitted == set(rules.SCORE_WORDING)
+    excluded = set(re.findall(r"'\"(\w+)[:\"]", sql)) | {"closed"}
+    assert excluded == set(rules.EXCLUSION_WORDING)
+
+
+def test_every_stored_code_has_its_french_wording():
+    assert rules.exclusion_label("weekly_cap:4/5") == (
+        "Plafond atteint : 4 tentatives sur 7 jours glissants (max. 5)"
+    )
+    assert rules.exclusion_label("not_phone_stage:Lettre : relance") == (
+        "Étape « Lettre : relance » : pas d'appel à ce stade"
+    )
+    assert rules.exclusion_label("Aucune facture ouverte") == "Aucune facture ouverte"
+    lines = rules.reason_lines([rules.component("age", 12, 2, 40)])
+    assert lines == [{"points": 12, "label": "2 factures échues depuis 40 j"}]
+    with pytest.raises(KeyError):
+        rules.exclusion("no_such_code")

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlmodel import Session, select
 
 from callcenter.domain.queue import refresh_all
+from callcenter.domain.queue.rules import exclusion_labels
 from callcenter.models import QueueItem
 from tests.domain.queue_helpers import NOW, TODAY
 from tests.factories import make_contact, make_debtor, make_invoice
@@ -42,9 +43,11 @@ def test_page_shows_depth_top_rows_and_exclusions(app, client, login, settings):
     assert "Boulangerie Martin" in page
     assert "+10 : 1 facture échue depuis 20 j" in page
     assert "Ne pas appeler : opposition enregistrée" in page
-    listed = client.get(
-        "/supervision/file/", query_string={"motif": "Ne pas appeler : opposition enregistrée"}
-    ).get_data(as_text=True)
+    assert "?motif=do_not_call#queue-search" in page  # the count links to its debtors
+    listed = client.get("/supervision/file/", query_string={"motif": "do_not_call"}).get_data(
+        as_text=True
+    )
+    assert "Exclus pour « Ne pas appeler : opposition enregistrée »" in listed
     assert "Garage Dupuis" in listed.split("Exclus pour")[1]
 
 
@@ -79,7 +82,7 @@ def test_refresh_button_recomputes_the_queue(app, client, login):
     assert "File recalculée : 0 débiteur à appeler, 1 exclu." in page
     with Session(engine) as session:
         item = session.exec(select(QueueItem).where(QueueItem.debtor_id == debtor_id)).one()
-        assert "Aucun numéro de téléphone" in item.exclusion_reasons
+        assert "Aucun numéro de téléphone" in exclusion_labels(item.exclusion_reasons)
 
 
 def test_refresh_needs_the_csrf_token(client, login):

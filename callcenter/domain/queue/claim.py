@@ -22,6 +22,7 @@ from callcenter.config import Settings
 from callcenter.db import execute_prepared
 from callcenter.domain.audit import record_event
 from callcenter.domain.errors import DomainError, ValidationFailed
+from callcenter.domain.queue import rules
 from callcenter.domain.queue.eligibility import calling_window
 from callcenter.models import (
     Callback,
@@ -136,7 +137,7 @@ def _close_zone(session: Session, *, item_id: int, zone: str, reason: str) -> No
     in_zone = sa.select(Debtor.id).where(Debtor.time_zone == zone)
     values = {
         "state": QueueState.EXCLUDED,
-        "exclusion_reasons": [reason],
+        "exclusion_reasons": [rules.exclusion("closed", reason)],
         "claimed_by_id": None,
         "claimed_at": None,
         "lease_until": None,

@@ -1,4 +1,4 @@
-"""Calling windows in the debtor's time zone, and the French wording of every exclusion.
+"""Calling windows in the debtor's time zone (the other exclusions are worded in ``rules``).
 
 A debtor is called only on a calling day, inside the configured hours of its own time zone,
 and never on a public holiday of its territory (overseas departments have their own).
@@ -32,17 +32,6 @@ OVERSEAS_SUBDIVISIONS = {
 }
 WEEKDAY_NAMES = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 
-DO_NOT_CALL = "Ne pas appeler : opposition enregistrée"
-INSOLVENCY = "Procédure collective en cours ({status}) : relances suspendues"
-NO_PHONE = "Aucun numéro de téléphone"
-ALL_BLOCKED = "Toutes les factures ouvertes sont contestées ou suspendues"
-NOTHING_OPEN = "Aucune facture ouverte"
-NOT_PHONE_STAGE = "Étape « {label} » : pas d'appel à ce stade"
-NO_STAGE = "Aucune facture à relancer à ce stade"
-CAMPAIGN_PAUSED = "Campagne en pause : aucun débiteur n'en est distribué"
-WEEKLY_CAP = "Plafond atteint : {count} tentatives sur 7 jours glissants (max. {limit})"
-MIN_GAP = "Dernière tentative il y a moins de {hours} h"
-CALLBACK_LATER = "Rappel convenu plus tard : pas d'appel avant l'heure prévue"
 UNKNOWN_ZONE = "Fuseau horaire inconnu : {zone}"
 
 

@@ -1,11 +1,12 @@
 """Set-based refresh of the queue: one INSERT … SELECT … ON CONFLICT for any number of debtors.
 
 Aggregates per debtor (invoices, calls, e-mails, promises, callbacks, contacts) are computed in
-SQL, then the score components, their French reasons, the stage and every exclusion, and the
-rows are upserted into ``queue_items``. A row claimed under a live lease stays claimed; a row
-set aside by « passer » keeps its ``next_eligible_at``. The calling window, which depends on
-``now``, is computed in Python once per time zone and joined in as a small VALUES table.
-The rules are the same as the Python reference in ``scoring.py``.
+SQL, then the score components and every exclusion, as codes and numbers only (``rules.py``
+words them in French when a page reads them), and the rows are upserted into
+``queue_items``. A row claimed under a live lease stays claimed; a row set aside by « passer »
+keeps its ``next_eligible_at``. The calling window, which depends on ``now``, is computed in
+Python once per time zone and joined in as a small VALUES table. The rules are the same as the
+Python reference in ``scoring.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlmodel import Session
 
 from callcenter.config import Settings
 from callcenter.domain.queue import eligibility as el
+from callcenter.domain.queue import rules
 from callcenter.domain.queue.ladder import (
     DEFAULT_SEGMENT,
     SEGMENT_LABELS,
@@ -29,7 +31,7 @@ from callcenter.domain.queue.ladder import (
     sync_ladder,
 )
 from callcenter.domain.queue.overrides import effective_settings
-from callcenter.domain.queue.scoring import EPSILON_DAYS, THIN_SPACE, Moments, hours_text
+from callcenter.domain.queue.scoring import EPSILON_DAYS, Moments, hours_text
 from callcenter.models import UTCDateTime
 
 FULL_REFRESH_WORK_MEM = "128MB"
@@ -71,11 +73,6 @@ class _Dialect:
             f"CAST(FLOOR(julianday({moment}) - julianday({earlier}) + {EPSILON_DAYS}) AS INTEGER)"
         )
 
-    def thousands(self, integer: str) -> str:
-        if self.pg:
-            return f"replace(to_char({integer}, 'FM999,999,999,999,990'), ',', '{THIN_SPACE}')"
-        return f"replace(printf('%,d', {integer}), ',', '{THIN_SPACE}')"
-
     def json(self, text: str) -> str:
         return f"CAST({text} AS JSON)" if self.pg else text
 
@@ -94,6 +91,25 @@ class _Dialect:
 def _esc(expr: str) -> str:
     """JSON-escape a text column inside SQL."""
     return f"replace(replace({expr}, '\\', '\\\\'), '\"', '\\\"')"
+
+
+def _code(code: str, argument: str | None = None) -> str:
+    """SQL for one stored exclusion (``rules.exclusion``) as a JSON array item."""
+    rules.exclusion(code)  # an unknown code fails here, not on a page
+    if argument is None:
+        return f"'\"{code}\",'"
+    return f"'\"{code}:' || {argument} || '\",'"
+
+
+def _component(code: str, points: str, *args: str) -> str:
+    """SQL for one stored score component (``rules.component``), left out at zero points."""
+    if code not in rules.SCORE_WORDING:
+        raise KeyError(code)
+    listed = " || ',' || ".join(args) if args else "''"
+    return (
+        f'CASE WHEN {points} <> 0 THEN \'{{"code":"{code}","points":\' ||'
+        f" CAST({points} AS TEXT) || ',\"args\":[' || {listed} || ']}},' ELSE '' END"
+    )
 
 
 def _values(name: str, columns: list[str], rows: list[tuple], params: dict) -> str:
@@ -138,9 +154,10 @@ def _text(
         steps_rows,
         params,
     )
-    zone_rows = [(zone, _item(reason) if reason else "") for zone, reason in zones.items()] or [
-        ("", "")
-    ]
+    zone_rows = [
+        (zone, _item(rules.exclusion("closed", reason)) if reason else "")
+        for zone, reason in zones.items()
+    ] or [("", "")]
     zone_cte = _values("zones", ["tz", "closed"], zone_rows, params)
     segments = sorted({r.segment for r in rungs})
     params.update({f"seg_{i}": s for i, s in enumerate(segments)})
@@ -164,11 +181,6 @@ def _text(
         for s, points in q.segment_points.items()
         if s in SEGMENT_LABELS
     )
-    segment_labels = " ".join(
-        f"WHEN '{s}' THEN 'segment {SEGMENT_LABELS[s]}'"
-        for s in q.segment_points
-        if s in SEGMENT_LABELS
-    )
     for key, value in {
         "w_amount": q.points_per_log_euro,
         "w_day": q.points_per_overdue_day,
@@ -182,93 +194,54 @@ def _text(
         "w_risk": q.points_per_risk,
         "w_today": q.penalty_per_attempt_today,
         "max_week": q.max_attempts_per_week,
-        "x_dnc": _item(el.DO_NOT_CALL),
-        "x_nothing": _item(el.NOTHING_OPEN),
-        "x_blocked": _item(el.ALL_BLOCKED),
-        "x_nostage": _item(el.NO_STAGE),
-        "x_nophone": _item(el.NO_PHONE),
-        "x_paused": _item(el.CAMPAIGN_PAUSED),
-        "x_later": _item(el.CALLBACK_LATER),
-        "x_gap": _item(el.MIN_GAP.format(hours=hours_text(q.min_hours_between_attempts))),
         "gap_on": 1 if q.min_hours_between_attempts > 0 else 0,
+        "gap_hours": hours_text(q.min_hours_between_attempts),
     }.items():
         params[key] = value
-    insolvency_prefix, _, insolvency_suffix = el.INSOLVENCY.partition("{status}")
-    stage_prefix, _, stage_suffix = el.NOT_PHONE_STAGE.partition("{label}")
-    cap_prefix, _, cap_rest = el.WEEKLY_CAP.partition("{count}")
-    cap_middle = cap_rest.format(limit=q.max_attempts_per_week)
-    params.update(
-        x_ins_a='"' + _js(insolvency_prefix),
-        x_ins_b=_js(insolvency_suffix) + '",',
-        x_stage_a='"' + _js(stage_prefix),
-        x_stage_b=_js(stage_suffix) + '",',
-        x_cap_a='"' + _js(cap_prefix),
-        x_cap_b=_js(cap_middle) + '",',
-    )
-
-    def reason(points: str, label: str) -> str:
-        return (
-            f"CASE WHEN {points} <> 0 THEN '{{\"points\":' || CAST({points} AS TEXT)"
-            f" || ',\"label\":\"' || {label} || '\"}},' ELSE '' END"
-        )
-
-    plural_invoices = (
-        "CASE WHEN f.overdue_count = 1 THEN ' facture échue depuis '"
-        " ELSE ' factures échues depuis ' END"
-    )
-    plural_promises = (
-        "CASE WHEN f.broken = 1 THEN ' promesse non tenue' ELSE ' promesses non tenues' END"
-    )
-    plural_attempts = "CASE WHEN f.today_attempts = 1 THEN ' tentative' ELSE ' tentatives' END"
-    reasons = " || ".join(
-        [
-            reason(
-                "p.p_amount",
-                d.thousands("CAST((f.overdue_cents + 50) / 100 AS BIGINT)")
-                + " || ' € échus non contestés'",
-            ),
-            reason(
-                "p.p_age",
-                f"CAST(f.overdue_count AS TEXT) || {plural_invoices}"
-                " || CAST(f.age AS TEXT) || ' j'",
-            ),
-            reason("p.p_broken", f"CAST(f.broken AS TEXT) || {plural_promises}"),
-            reason("p.p_promise", "'promesse de paiement attendue aujourd''hui'"),
-            reason("p.p_callback", "'rappel convenu arrivé à échéance'"),
-            reason("p.p_never", "'jamais joint au téléphone'"),
-            reason(
-                "p.p_contact",
-                "CASE WHEN f.last_call_at IS NULL THEN 'jamais appelé'"
-                " ELSE 'dernier appel il y a ' || CAST(f.since_call AS TEXT) || ' j' END",
-            ),
-            reason("p.p_segment", f"CASE f.segment {segment_labels or 'WHEN NULL THEN NULL'} END"),
-            reason("p.p_risk", "'risque ' || CAST(f.risk AS TEXT) || '/100'"),
-            reason(
-                "p.p_today",
-                f"CAST(f.today_attempts AS TEXT) || {plural_attempts} || ' aujourd''hui'",
-            ),
-        ]
-    )
     exclusions = " || ".join(
         [
             "COALESCE(f.closed, '')",
-            "CASE WHEN f.do_not_call THEN :x_dnc ELSE '' END",
+            f"CASE WHEN f.do_not_call THEN {_code('do_not_call')} ELSE '' END",
             "CASE WHEN f.insolvency_status IS NOT NULL AND f.insolvency_status <> ''"
-            f" THEN :x_ins_a || {_esc('f.insolvency_status')} || :x_ins_b ELSE '' END",
-            """CASE WHEN f.open_count = 0 THEN :x_nothing
-                WHEN f.workable_count = 0 THEN :x_blocked
+            f" THEN {_code('insolvency', _esc('f.insolvency_status'))} ELSE '' END",
+            f"""CASE WHEN f.open_count = 0 THEN {_code("nothing_open")}
+                WHEN f.workable_count = 0 THEN {_code("all_blocked")}
                 WHEN f.callback_due = 1 THEN ''
-                WHEN f.hold_reason IS NOT NULL THEN '"' || HOLD || '",'
-                WHEN st.rnk IS NULL THEN :x_nostage
-                WHEN st.phone = 0 THEN :x_stage_a || st.label || :x_stage_b
-                ELSE '' END""".replace("HOLD", _esc("f.hold_reason")),
-            "CASE WHEN st.paused = 1 THEN :x_paused ELSE '' END",
-            "CASE WHEN f.has_phone = 0 THEN :x_nophone ELSE '' END",
-            "CASE WHEN f.callback_later = 1 AND f.callback_due = 0 THEN :x_later ELSE '' END",
-            "CASE WHEN f.week_attempts >= :max_week"
-            " THEN :x_cap_a || CAST(f.week_attempts AS TEXT) || :x_cap_b ELSE '' END",
+                WHEN f.hold_reason IS NOT NULL THEN {_code("hold", _esc("f.hold_reason"))}
+                WHEN st.rnk IS NULL THEN {_code("no_stage")}
+                WHEN st.phone = 0 THEN {_code("not_phone_stage", "st.label")}
+                ELSE '' END""",
+            f"CASE WHEN st.paused = 1 THEN {_code('campaign_paused')} ELSE '' END",
+            f"CASE WHEN f.has_phone = 0 THEN {_code('no_phone')} ELSE '' END",
+            "CASE WHEN f.callback_later = 1 AND f.callback_due = 0"
+            f" THEN {_code('callback_later')} ELSE '' END",
+            "CASE WHEN f.week_attempts >= :max_week THEN "
+            + _code(
+                "weekly_cap",
+                f"CAST(f.week_attempts AS TEXT) || '/{q.max_attempts_per_week:d}'",
+            )
+            + " ELSE '' END",
             "CASE WHEN :gap_on = 1 AND f.callback_due = 0 AND f.last_attempt_at > :gap_start"
-            " THEN :x_gap ELSE '' END",
+            f" THEN {_code('min_gap', ':gap_hours')} ELSE '' END",
+        ]
+    )
+    integer = "CAST({} AS TEXT)".format
+    reasons = " || ".join(
+        [
+            _component("amount", "p.p_amount", integer("f.overdue_cents")),
+            _component("age", "p.p_age", integer("f.overdue_count"), integer("f.age")),
+            _component("broken", "p.p_broken", integer("f.broken")),
+            _component("promise_today", "p.p_promise"),
+            _component("callback_due", "p.p_callback"),
+            _component("never_reached", "p.p_never"),
+            "CASE WHEN f.last_call_at IS NULL THEN "
+            + _component("never_called", "p.p_contact")
+            + " ELSE "
+            + _component("since_call", "p.p_contact", integer("f.since_call"))
+            + " END",
+            _component("segment", "p.p_segment", "'\"' || " + _esc("f.segment") + " || '\"'"),
+            _component("risk", "p.p_risk", integer("f.risk")),
+            _component("today_attempts", "p.p_today", integer("f.today_attempts")),
         ]
     )
     return f"""

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from callcenter.domain.queue import rules
 from callcenter.models import Campaign, Debtor, QueueItem, QueueState
 
 
@@ -57,8 +58,8 @@ def _rows(session: Session, statement) -> list[Row]:
             stage=q.stage,
             score=q.score,
             state=q.state,
-            reasons=q.reasons,
-            exclusions=q.exclusion_reasons,
+            reasons=rules.reason_lines(q.reasons),
+            exclusions=rules.exclusion_labels(q.exclusion_reasons),
             claimed_by_id=q.claimed_by_id,
         )
         for q, d in session.exec(statement).all()
@@ -77,8 +78,17 @@ def top_rows(session: Session, *, limit: int = 50) -> list[Row]:
     )
 
 
-def exclusion_counts(session: Session) -> list[tuple[str, int]]:
-    """Excluded debtors counted by reason (a debtor counts once per reason)."""
+@dataclass(frozen=True)
+class ReasonCount:
+    """Excluded debtors with one stored reason (``entry``, what a search filters on)."""
+
+    entry: str
+    label: str
+    count: int
+
+
+def exclusion_counts(session: Session) -> list[ReasonCount]:
+    """Excluded debtors counted by reason (a debtor counts once per reason), most first."""
     if session.get_bind().dialect.name == "postgresql":
         sql = (
             "SELECT r.value, COUNT(*) FROM queue_items q,"
@@ -90,7 +100,11 @@ def exclusion_counts(session: Session) -> list[tuple[str, int]]:
             "SELECT r.value, COUNT(*) FROM queue_items q, json_each(q.exclusion_reasons) r"
             " WHERE q.state = 'excluded' GROUP BY r.value ORDER BY COUNT(*) DESC, r.value"
         )
-    return [(reason, int(count)) for reason, count in session.execute(sa.text(sql))]
+    counts = [
+        ReasonCount(entry, rules.exclusion_label(entry), int(count))
+        for entry, count in session.execute(sa.text(sql))
+    ]
+    return sorted(counts, key=lambda row: (-row.count, row.label))
 
 
 def search(session: Session, *, text: str, limit: int = 20) -> list[Row]:
@@ -113,7 +127,8 @@ def search(session: Session, *, text: str, limit: int = 20) -> list[Row]:
 
 
 def excluded_with(session: Session, *, reason: str, limit: int = 50) -> list[Row]:
-    """Excluded debtors that carry this exact reason, best score first."""
+    """Excluded debtors that carry this exact stored reason (``ReasonCount.entry``), best
+    score first."""
     if session.get_bind().dialect.name == "postgresql":
         has_reason = sa.text(
             "EXISTS (SELECT 1 FROM json_array_elements_text(queue_items.exclusion_reasons) r"

@@ -1,6 +1,7 @@
 """The queue score and its reasons, and the pure-Python reference for one debtor.
 
-Score = sum of configured components, each kept as a French reason on the row. The refresh
+Score = sum of configured components, each kept on the row as a code with its points and
+arguments (``rules.py`` words them in French). The refresh
 computes the same rules set-based in SQL; ``explain_debtor`` computes them here for one
 debtor (the « why » panel, and tests comparing both). Every component is rounded half up to
 whole points before summing, so both paths agree to the point.
@@ -19,6 +20,7 @@ from sqlmodel import Session, select
 from callcenter.config import Settings
 from callcenter.domain.errors import DomainError
 from callcenter.domain.queue import eligibility as el
+from callcenter.domain.queue import rules
 from callcenter.domain.queue.ladder import SEGMENT_LABELS, LadderRung, load_ladder
 from callcenter.domain.queue.overrides import effective_settings
 from callcenter.models import (
@@ -39,21 +41,11 @@ from callcenter.models import (
 
 REACHED_ANSWERS = ("human", "unknown")
 EPSILON_DAYS = 1e-6
-THIN_SPACE = "\u202f"
 
 
 def whole_points(value: float) -> int:
     """Half-up rounding, the same in Python and in SQL (floor(x + 0.5))."""
     return math.floor(value + 0.5)
-
-
-def euros(cents: int) -> str:
-    """Whole euros with French thousands separators, as the SQL labels write them."""
-    return f"{(cents + 50) // 100:,}".replace(",", THIN_SPACE)
-
-
-def plural(count: int, one: str, many: str) -> str:
-    return one if count == 1 else many
 
 
 @dataclass(frozen=True)
@@ -125,58 +117,54 @@ class Explanation:
     def eligible(self) -> bool:
         return not self.exclusions
 
+    @property
+    def reason_lines(self) -> list[dict]:
+        return rules.reason_lines(self.reasons)
+
+    @property
+    def exclusion_lines(self) -> list[str]:
+        return rules.exclusion_labels(self.exclusions)
+
 
 def reasons_for(facts: DebtorFacts, moments: Moments, settings: Settings) -> list[dict]:
-    """Each non-zero score component with its French reason, in a fixed order."""
+    """Each non-zero score component, coded (``rules.reason_lines`` words it), in a fixed
+    order."""
     q = settings.queue
-    found: list[tuple[int, str]] = []
+    found: list[dict] = []
     if facts.overdue_cents > 0:
         points = whole_points(q.points_per_log_euro * math.log(1 + facts.overdue_cents / 100))
-        found.append((points, f"{euros(facts.overdue_cents)} € échus non contestés"))
+        found.append(rules.component("amount", points, facts.overdue_cents))
     if facts.overdue_count > 0 and facts.oldest_due is not None:
         age = (moments.today - facts.oldest_due).days
         points = whole_points(q.points_per_overdue_day * min(age, q.max_overdue_days))
-        n = facts.overdue_count
-        found.append(
-            (points, f"{n} {plural(n, 'facture échue', 'factures échues')} depuis {age} j")
-        )
+        found.append(rules.component("age", points, facts.overdue_count, age))
     if facts.broken_promises:
         k = facts.broken_promises
-        found.append(
-            (
-                whole_points(q.points_per_broken_promise * k),
-                f"{k} {plural(k, 'promesse non tenue', 'promesses non tenues')}",
-            )
-        )
+        found.append(rules.component("broken", whole_points(q.points_per_broken_promise * k), k))
     if facts.promise_due_today:
-        found.append(
-            (whole_points(q.points_promise_due_today), "promesse de paiement attendue aujourd'hui")
-        )
+        found.append(rules.component("promise_today", whole_points(q.points_promise_due_today)))
     if facts.callback_due:
-        found.append((whole_points(q.points_callback_due), "rappel convenu arrivé à échéance"))
+        found.append(rules.component("callback_due", whole_points(q.points_callback_due)))
     if not facts.reached:
-        found.append((whole_points(q.points_never_reached), "jamais joint au téléphone"))
+        found.append(rules.component("never_reached", whole_points(q.points_never_reached)))
     if facts.last_call_at is None:
-        found.append(
-            (
-                whole_points(q.points_per_day_since_contact * q.max_days_since_contact),
-                "jamais appelé",
-            )
-        )
+        points = whole_points(q.points_per_day_since_contact * q.max_days_since_contact)
+        found.append(rules.component("never_called", points))
     else:
         days = math.floor((moments.now - facts.last_call_at).total_seconds() / 86400 + EPSILON_DAYS)
         points = whole_points(q.points_per_day_since_contact * min(days, q.max_days_since_contact))
-        found.append((points, f"dernier appel il y a {days} j"))
+        found.append(rules.component("since_call", points, days))
     if facts.segment in SEGMENT_LABELS and facts.segment in q.segment_points:
         points = whole_points(q.segment_points[facts.segment])
-        found.append((points, f"segment {SEGMENT_LABELS[facts.segment]}"))
+        found.append(rules.component("segment", points, facts.segment))
     if facts.risk:
-        found.append((whole_points(q.points_per_risk * facts.risk), f"risque {facts.risk}/100"))
+        points = whole_points(q.points_per_risk * facts.risk)
+        found.append(rules.component("risk", points, facts.risk))
     if facts.today_attempts:
         k = facts.today_attempts
         points = -whole_points(q.penalty_per_attempt_today * k)
-        found.append((points, f"{k} {plural(k, 'tentative', 'tentatives')} aujourd'hui"))
-    return [{"points": p, "label": label} for p, label in found if p != 0]
+        found.append(rules.component("today_attempts", points, k))
+    return [item for item in found if item["points"] != 0]
 
 
 def exclusions_for(
@@ -186,41 +174,42 @@ def exclusions_for(
     moments: Moments,
     settings: Settings,
 ) -> list[str]:
-    """Every reason the debtor may not be called now, in a fixed order."""
+    """Every reason the debtor may not be called now, coded, in a fixed order."""
     q = settings.queue
     out: list[str] = []
     if not window.open:
-        out.append(window.reason or "")
+        out.append(rules.exclusion("closed", window.reason or ""))
     if facts.do_not_call:
-        out.append(el.DO_NOT_CALL)
+        out.append(rules.exclusion("do_not_call"))
     if facts.insolvency_status:
-        out.append(el.INSOLVENCY.format(status=facts.insolvency_status))
+        out.append(rules.exclusion("insolvency", facts.insolvency_status))
     if facts.open_count == 0:
-        out.append(el.NOTHING_OPEN)
+        out.append(rules.exclusion("nothing_open"))
     elif facts.workable_count == 0:
-        out.append(el.ALL_BLOCKED)
+        out.append(rules.exclusion("all_blocked"))
     elif not facts.callback_due:
         if facts.hold_reason:
-            out.append(facts.hold_reason)
+            out.append(rules.exclusion("hold", facts.hold_reason))
         elif stage is None:
-            out.append(el.NO_STAGE)
+            out.append(rules.exclusion("no_stage"))
         elif not stage.is_phone:
-            out.append(el.NOT_PHONE_STAGE.format(label=stage.label))
+            out.append(rules.exclusion("not_phone_stage", stage.label))
     if stage is not None and stage.campaign_paused:
-        out.append(el.CAMPAIGN_PAUSED)
+        out.append(rules.exclusion("campaign_paused"))
     if not facts.has_phone:
-        out.append(el.NO_PHONE)
+        out.append(rules.exclusion("no_phone"))
     if facts.callback_later and not facts.callback_due:
-        out.append(el.CALLBACK_LATER)
+        out.append(rules.exclusion("callback_later"))
     if facts.week_attempts >= q.max_attempts_per_week:
-        out.append(el.WEEKLY_CAP.format(count=facts.week_attempts, limit=q.max_attempts_per_week))
+        cap = f"{facts.week_attempts}/{q.max_attempts_per_week}"
+        out.append(rules.exclusion("weekly_cap", cap))
     if (
         not facts.callback_due
         and facts.last_attempt_at is not None
         and q.min_hours_between_attempts > 0
         and facts.last_attempt_at > moments.gap_start
     ):
-        out.append(el.MIN_GAP.format(hours=hours_text(q.min_hours_between_attempts)))
+        out.append(rules.exclusion("min_gap", hours_text(q.min_hours_between_attempts)))
     return out
 
 
