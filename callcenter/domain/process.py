@@ -33,13 +33,14 @@ from sqlmodel import Session, col, select
 
 from callcenter.config import PHONE_ACTIONS, Settings
 from callcenter.domain.audit import record_event
+from callcenter.domain.debtor_locks import take_turns_on
 from callcenter.domain.errors import DomainError
 from callcenter.domain.queue.ladder import (
     LadderRung,
+    current_ladder,
     ladder_segment,
-    load_ladder,
+    preventive_horizon,
     rung_position,
-    sync_ladder,
 )
 from callcenter.formatting import day
 from callcenter.models import (
@@ -575,24 +576,6 @@ def _event(session: Session, case: DunningCase, type_: str, now: datetime, **ext
     record_event(session, type=type_, debtor_id=case.debtor_id, payload=payload, at=now)
 
 
-def _hold(session: Session, debtor_ids: list[int]) -> None:
-    """Two walkers over the same debtors take turns (PostgreSQL row locks in id order)."""
-    session.exec(
-        select(Debtor.id)
-        .where(col(Debtor.id).in_(debtor_ids))
-        .order_by(Debtor.id)
-        .with_for_update()
-    ).all()
-
-
-def process_rungs(session: Session, settings: Settings) -> list[LadderRung]:
-    rungs = load_ladder(session)
-    if not rungs:
-        sync_ladder(session, settings=settings)
-        rungs = load_ladder(session)
-    return rungs
-
-
 def advance_debtors(
     session: Session,
     *,
@@ -615,9 +598,9 @@ def advance_debtors(
     ids = sorted({int(i) for i in debtor_ids})
     if not ids:
         return report
-    _hold(session, ids)
-    rungs = rungs if rungs is not None else process_rungs(session, settings)
-    horizon = max([0, *(-r.offset_days for r in rungs)])
+    take_turns_on(session, ids)
+    rungs = rungs if rungs is not None else current_ladder(session, settings)
+    horizon = preventive_horizon(rungs)
     pending = ids
     for _ in range(max_rounds):
         cases = {
@@ -742,8 +725,8 @@ def advance_all(
     """Walk every debtor that may need a change, a chunk at a time (same transaction);
     with ``only_time_driven``, the debtors the clock alone may change (the queue's full
     refresh: the process job walks them all)."""
-    rungs = process_rungs(session, settings)
-    horizon = max([0, *(-r.offset_days for r in rungs)])
+    rungs = current_ladder(session, settings)
+    horizon = preventive_horizon(rungs)
     if only_time_driven:
         ids = debtors_that_time_can_change(session, now=now, today=today, horizon_days=horizon)
     else:
@@ -778,7 +761,7 @@ def _cases_awaiting(session: Session, debtor_ids: list[int]) -> list[DunningCase
     ids = sorted({int(i) for i in debtor_ids})
     if not ids:
         raise DomainError("Choisissez au moins un dossier.")
-    _hold(session, ids)
+    take_turns_on(session, ids)
     cases = session.exec(
         select(DunningCase)
         .where(col(DunningCase.debtor_id).in_(ids), DunningCase.status == CaseStatus.APPROVAL)
@@ -809,8 +792,8 @@ def approve_steps(
     """
     from callcenter.domain.letters import build_letter, record_letter
 
-    rungs = process_rungs(session, settings)
-    horizon = max([0, *(-r.offset_days for r in rungs)])
+    rungs = current_ladder(session, settings)
+    horizon = preventive_horizon(rungs)
     cases = _cases_awaiting(session, debtor_ids)
     situations = load_situations(
         session,
@@ -861,7 +844,7 @@ def send_back_to_calls(
     settings: Settings,
 ) -> int:
     """A supervisor declines a proposed step: the case goes back to a call step (audited)."""
-    rungs = process_rungs(session, settings)
+    rungs = current_ladder(session, settings)
     cases = _cases_awaiting(session, debtor_ids)
     for case in cases:
         debtor = session.get(Debtor, case.debtor_id)
@@ -1057,8 +1040,8 @@ class Forecast:
 def forecast(session: Session, *, today: date, settings: Settings) -> Forecast:
     """The emails, calls, letters and approvals the process will ask for on each of the next
     30 days, from the cases as they stand (see :func:`project_case` for the assumptions)."""
-    rungs = process_rungs(session, settings)
-    horizon = max([0, *(-r.offset_days for r in rungs)]) + FORECAST_DAYS
+    rungs = current_ladder(session, settings)
+    horizon = preventive_horizon(rungs) + FORECAST_DAYS
     zone = ZoneInfo(settings.app.timezone)
     ids = debtors_in_process_scope(session, today=today, horizon_days=horizon)
     days = [today + timedelta(days=n) for n in range(FORECAST_DAYS)]
@@ -1088,8 +1071,8 @@ def case_summary(session: Session, *, debtor_id: int, today: date, settings: Set
     ).first()
     if case is None:
         return []
-    rungs = process_rungs(session, settings)
-    horizon = max([0, *(-r.offset_days for r in rungs)])
+    rungs = current_ladder(session, settings)
+    horizon = preventive_horizon(rungs)
     situation = load_situations(
         session, [debtor_id], {debtor_id: case}, today=today, horizon_days=horizon
     )[debtor_id]

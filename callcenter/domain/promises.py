@@ -20,9 +20,9 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session, col, select
 
 from callcenter.domain.audit import record_event
+from callcenter.domain.debtor_locks import take_turns_on
 from callcenter.formatting import day, money
 from callcenter.models import (
-    Debtor,
     Instalment,
     Payment,
     PaymentPlan,
@@ -200,7 +200,7 @@ def refresh_commitments(
     debtor_ids = sorted(set(debtor_ids))
     if not debtor_ids:
         return []
-    _hold_debtors(session, debtor_ids)
+    take_turns_on(session, debtor_ids)
     promises = session.exec(
         select(Promise).where(
             col(Promise.debtor_id).in_(debtor_ids), Promise.status != PromiseStatus.CANCELLED
@@ -283,19 +283,6 @@ def refresh_commitments(
     _settle_plans(session, plans.values(), instalments, now)
     session.flush()
     return changes
-
-
-def _hold_debtors(session: Session, debtor_ids: list[int]) -> None:
-    """Two evaluations of the same debtors (a job overlapping a leader change, a payment
-    import) take turns: the second one reads what the first committed, so a status change
-    and its timeline event are written once. PostgreSQL row locks in id order (no deadlock);
-    SQLite's writers already take turns on the whole file."""
-    session.exec(
-        select(Debtor.id)
-        .where(col(Debtor.id).in_(debtor_ids))
-        .order_by(Debtor.id)
-        .with_for_update()
-    ).all()
 
 
 def _settle_plans(session, plans, instalments, now: datetime) -> None:

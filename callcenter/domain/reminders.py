@@ -41,7 +41,7 @@ from callcenter.domain.debtor_mail import (
 from callcenter.domain.debtor_mail import (
     LADDER_TEMPLATES as LADDER_TEMPLATES,
 )
-from callcenter.domain.queue.ladder import LadderRung, load_ladder, sync_ladder
+from callcenter.domain.queue.ladder import LadderRung
 from callcenter.formatting import day, money
 from callcenter.models import (
     Contact,
@@ -297,15 +297,6 @@ class EmailRung:
     @property
     def code(self) -> str:
         return f"J{self.rung.offset_days:+d}"
-
-
-def ladder_rungs(session: Session, settings: Settings) -> list[LadderRung]:
-    """The ladder from the tables, written from the settings the first time."""
-    rungs = load_ladder(session)
-    if not rungs:
-        sync_ladder(session, settings=settings)
-        rungs = load_ladder(session)
-    return rungs
 
 
 def email_rungs(rungs: list[LadderRung]) -> dict[int, EmailRung]:

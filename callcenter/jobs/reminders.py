@@ -9,8 +9,8 @@ from callcenter.domain.process import (
     ProcessReport,
     advance_debtors,
     debtors_in_process_scope,
-    process_rungs,
 )
+from callcenter.domain.queue.ladder import current_ladder, preventive_horizon
 from callcenter.domain.reminders import queue_commitment_reminders
 from callcenter.jobs.context import JobContext
 
@@ -41,8 +41,8 @@ def dunning_process_job(context: JobContext, *, chunk: int = PROCESS_CHUNK) -> P
     """
     today, now = context.today(), context.now()
     with session_scope(read_only(context.engine)) as session:
-        rungs = process_rungs(session, context.settings)
-        horizon = max([0, *(-r.offset_days for r in rungs)])
+        rungs = current_ladder(session, context.settings)
+        horizon = preventive_horizon(rungs)
         debtor_ids = debtors_in_process_scope(session, today=today, horizon_days=horizon)
     total = ProcessReport()
     for start in range(0, len(debtor_ids), chunk):

@@ -11,7 +11,7 @@ from sqlmodel import select
 from callcenter.db import session_scope
 from callcenter.domain.errors import DomainError
 from callcenter.domain.letters import build_letter, late_penalty_cents, record_letter
-from callcenter.domain.reminders import ladder_rungs
+from callcenter.domain.queue.ladder import current_ladder
 from callcenter.formatting import money
 from callcenter.letters_cli import letters_group
 from callcenter.models import Disposition, Event, Invoice, utcnow
@@ -143,7 +143,7 @@ def test_recording_a_letter_moves_invoices_to_the_letter_rung_and_lists_it_next_
     session, letter_settings
 ):
     seed(session)
-    ladder_rungs(session, letter_settings)
+    current_ladder(session, letter_settings)
     letter = build_letter(
         session, account_code="411C42", kind="relance", today=TODAY, settings=letter_settings
     )

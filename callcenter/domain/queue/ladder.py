@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from callcenter.config import PHONE_ACTIONS, Settings
@@ -125,30 +126,54 @@ def sync_ladder(session: Session, *, settings: Settings) -> None:
 
 
 def load_ladder(session: Session) -> list[LadderRung]:
-    """Every rung in the tables, ranked by segment, day and phone last on a tie."""
-    rows = session.exec(
-        select(ScenarioStep, Scenario.segment).join(
-            Scenario, Scenario.id == ScenarioStep.scenario_id
-        )
+    """Every rung in the tables, ranked by segment, day and phone last on a tie (plain rows,
+    no ORM objects: every refresh reads it)."""
+    step = ScenarioStep
+    rows = session.execute(
+        sa.select(
+            Scenario.segment,
+            step.id,
+            step.offset_days,
+            step.action,
+            step.label,
+            step.condition,
+            step.campaign_id,
+            step.max_attempts,
+            step.catch_up,
+        ).join(Scenario, Scenario.id == step.scenario_id)
     ).all()
-    paused = set(session.exec(select(Campaign.id).where(Campaign.paused)).all())
-    ordered = sorted(rows, key=lambda r: (r[1], *rung_position(r[0].offset_days, r[0].action)))
+    paused = set(session.execute(sa.select(Campaign.id).where(Campaign.paused)).scalars())
+    ordered = sorted(rows, key=lambda r: (r.segment, *rung_position(r.offset_days, r.action)))
     return [
         LadderRung(
             rank=rank,
-            segment=segment,
-            offset_days=step.offset_days,
-            action=step.action,
-            label=step.label,
-            min_amount_cents=_min_amount(step.condition),
-            campaign_id=step.campaign_id,
-            campaign_paused=step.campaign_id in paused,
-            step_id=step.id,
-            max_attempts=step.max_attempts,
-            catch_up=step.catch_up,
+            segment=row.segment,
+            offset_days=row.offset_days,
+            action=row.action,
+            label=row.label,
+            min_amount_cents=_min_amount(row.condition),
+            campaign_id=row.campaign_id,
+            campaign_paused=row.campaign_id in paused,
+            step_id=row.id,
+            max_attempts=row.max_attempts,
+            catch_up=row.catch_up,
         )
-        for rank, (step, segment) in enumerate(ordered, start=1)
+        for rank, row in enumerate(ordered, start=1)
     ]
+
+
+def current_ladder(session: Session, settings: Settings) -> list[LadderRung]:
+    """The ladder from the tables, written from the settings the first time."""
+    rungs = load_ladder(session)
+    if not rungs:
+        sync_ladder(session, settings=settings)
+        rungs = load_ladder(session)
+    return rungs
+
+
+def preventive_horizon(rungs: list[LadderRung]) -> int:
+    """How many days before its due date an invoice may meet its first (preventive) step."""
+    return max([0, *(-r.offset_days for r in rungs)])
 
 
 def ladder_segment(segment: str, rungs: list[LadderRung]) -> str:

@@ -27,8 +27,7 @@ from callcenter.domain.queue.ladder import (
     DEFAULT_SEGMENT,
     SEGMENT_LABELS,
     LadderRung,
-    load_ladder,
-    sync_ladder,
+    current_ladder,
 )
 from callcenter.domain.queue.overrides import effective_settings
 from callcenter.domain.queue.scoring import EPSILON_DAYS, Moments, hours_text
@@ -424,14 +423,6 @@ def _statement(sql: str) -> sa.TextClause:
     )
 
 
-def _ladder(session: Session, settings: Settings) -> list[LadderRung]:
-    rungs = load_ladder(session)
-    if not rungs:
-        sync_ladder(session, settings=settings)
-        rungs = load_ladder(session)
-    return rungs
-
-
 def _run(
     session: Session,
     ids: list[int] | None,
@@ -503,7 +494,7 @@ def refresh_debtors(
     ids = sorted({int(i) for i in debtor_ids})
     if not ids:
         return 0
-    rungs = _ladder(session, settings)
+    rungs = current_ladder(session, settings)
     _advance(session, ids, now, settings, rungs)
     count = _run(session, ids, now, settings, rungs)
     session.flush()
@@ -512,7 +503,7 @@ def refresh_debtors(
 
 def refresh_all(session: Session, *, now: datetime, settings: Settings) -> RefreshReport:
     """Walk every debtor's dunning process, then recompute every queue row in one statement."""
-    rungs = _ladder(session, settings)
+    rungs = current_ladder(session, settings)
     _advance(session, None, now, settings, rungs)
     count = _run(session, None, now, settings, rungs)
     session.flush()
