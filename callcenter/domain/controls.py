@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -19,6 +20,7 @@ from callcenter.domain.audit import record_event
 from callcenter.domain.calls import is_terminal
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.outbox import resend_dead_email
+from callcenter.domain.process import move_to_call
 from callcenter.domain.queue.overrides import (
     QUEUE_SECTION,
     WEIGHT_LABELS,
@@ -307,6 +309,31 @@ def mark_do_not_call(
     session.flush()
     refresh_debtors(session, debtor_ids=[debtor.id], now=now, settings=settings)
     return debtor
+
+
+def call_now(
+    session: Session,
+    *,
+    debtor_id: int,
+    reason: str,
+    actor_id: int,
+    now: datetime,
+    settings: Settings,
+) -> str:
+    """Bring a case forward to its next call step now; the queue offers it at once."""
+    _debtor(session, debtor_id)
+    today = now.astimezone(ZoneInfo(settings.app.timezone)).date()
+    label = move_to_call(
+        session,
+        debtor_id=debtor_id,
+        reason=reason,
+        actor_id=actor_id,
+        now=now,
+        today=today,
+        settings=settings,
+    )
+    refresh_debtors(session, debtor_ids=[debtor_id], now=now, settings=settings)
+    return label
 
 
 def mark_insolvent(

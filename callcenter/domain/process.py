@@ -34,7 +34,7 @@ from sqlmodel import Session, col, select
 from callcenter.config import PHONE_ACTIONS, Settings
 from callcenter.domain.audit import record_event
 from callcenter.domain.debtor_locks import take_turns_on
-from callcenter.domain.errors import DomainError
+from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.queue.ladder import (
     LadderRung,
     current_ladder,
@@ -866,6 +866,73 @@ def send_back_to_calls(
         )
     session.flush()
     return len(cases)
+
+
+MAX_MOVE_REASON = 200
+
+
+def move_to_call(
+    session: Session,
+    *,
+    debtor_id: int,
+    reason: str,
+    actor_id: int,
+    now: datetime,
+    today: date,
+    settings: Settings,
+) -> str:
+    """A supervisor calls a case now instead of waiting for its next step (audited).
+
+    The case goes to the next call step of its ladder (else the last one before it), as if
+    reached now: the attempts count from zero. Refused while a promise or a payment plan
+    holds the case (the debtor is keeping their word), and for a case already at a call step
+    that is not done. Returns the label of the call step.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed({"move_reason": "Indiquez pourquoi appeler ce dossier maintenant."})
+    if len(reason) > MAX_MOVE_REASON:
+        raise ValidationFailed(
+            {"move_reason": f"Le motif ne doit pas dépasser {MAX_MOVE_REASON} caractères."}
+        )
+    take_turns_on(session, [debtor_id])
+    case = session.exec(
+        select(DunningCase).where(
+            DunningCase.debtor_id == debtor_id, DunningCase.status != CaseStatus.CLOSED
+        )
+    ).first()
+    if case is None:
+        raise DomainError("Ce débiteur n'a pas de dossier de relance ouvert.")
+    rungs = current_ladder(session, settings)
+    situation = load_situations(
+        session, [debtor_id], {debtor_id: case}, today=today, horizon_days=preventive_horizon(rungs)
+    ).get(debtor_id)
+    if situation is not None and (situation.promise_until is not None or situation.plan_running):
+        raise DomainError(
+            "Une promesse de paiement ou un échéancier est en cours : le dossier reste suspendu."
+        )
+    if case.step_action in PHONE_ACTIONS and case.done_at is None:
+        raise DomainError(f"Le dossier est déjà à l'étape d'appel « {case.step_label} ».")
+    own = own_rungs(rungs, session.get(Debtor, debtor_id).segment)
+    here = rung_position(case.step_offset_days, case.step_action)
+    later_calls = [r for r in own if r.is_phone and r.position > here]
+    rung = later_calls[0] if later_calls else resume_rung(own, case)
+    if rung is None:
+        raise DomainError("Ce scénario n'a aucune étape d'appel.")
+    label = case.step_label
+    _reach(case, rung, now)
+    case.hold_reason = None
+    session.add(case)
+    record_event(
+        session,
+        type="dunning.moved",
+        actor_id=actor_id,
+        debtor_id=debtor_id,
+        payload={"step": label, "to": rung.label, "reason": reason},
+        at=now,
+    )
+    session.flush()
+    return rung.label
 
 
 def awaiting_approval(session: Session) -> list[tuple[DunningCase, Debtor]]:

@@ -237,6 +237,11 @@ KINDS: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
         "Renvoyé aux appels par un superviseur",
         lambda p: f"« {p.get('step', '')} » écartée, reprise à « {p.get('to', '')} »",
     ),
+    "dunning.moved": (
+        "queue",
+        "Appel avancé par un superviseur",
+        lambda p: f"« {p.get('step', '')} » → « {p.get('to', '')} » : {p.get('reason', '')}",
+    ),
     "dunning.closed": ("queue", "Relance terminée", lambda p: p.get("note", "")),
     "ladder.email_queued": ("email", "Relance par e-mail", lambda p: p.get("step", "")),
     "recording.purged": ("call", "Enregistrement supprimé (durée de conservation)", lambda p: ""),

@@ -20,6 +20,7 @@ from callcenter.domain.cockpit import (
 )
 from callcenter.domain.controls import (
     INSOLVENCY_STATUSES,
+    call_now,
     force_release,
     mark_do_not_call,
     mark_insolvent,
@@ -37,9 +38,11 @@ from callcenter.models import (
     Callback,
     CallbackStatus,
     Campaign,
+    CaseStatus,
     Contact,
     Debtor,
     Disposition,
+    DunningCase,
     EmailStatus,
     Invoice,
     InvoiceStatus,
@@ -160,6 +163,11 @@ def _debtor_context(session, debtor_id: int) -> dict[str, Any]:
         "item": item,
         "item_exclusions": exclusion_labels(item.exclusion_reasons) if item else [],
         "holder": holder,
+        "case": session.exec(
+            select(DunningCase).where(
+                DunningCase.debtor_id == debtor_id, DunningCase.status != CaseStatus.CLOSED
+            )
+        ).first(),
         "contacts": session.exec(select(Contact).where(Contact.debtor_id == debtor_id)).all(),
         "invoices": session.exec(
             select(Invoice)
@@ -296,6 +304,24 @@ def do_not_call(debtor_id: int):
     except DomainError as failure:
         return _refused(failure, debtor_id)
     return _done(f"« {debtor.name} » ne sera plus appelé.", debtor_id)
+
+
+@bp.post("/debiteurs/<int:debtor_id>/appeler-maintenant")
+def call_debtor_now(debtor_id: int):
+    try:
+        step = call_now(
+            db(),
+            debtor_id=debtor_id,
+            reason=request.form.get("move_reason", ""),
+            actor_id=current_user.id,
+            now=clock().now(),
+            settings=_settings(),
+        )
+    except DomainError as failure:
+        return _refused(failure, debtor_id)
+    return _done(
+        f"Dossier avancé à l'étape « {step} » : la file le propose dès maintenant.", debtor_id
+    )
 
 
 def _parse_day(raw: str) -> date | None:

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from callcenter.domain.errors import DomainError
+from callcenter.domain.controls import call_now
+from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.process import advance_debtors, approve_steps, send_back_to_calls
 from callcenter.domain.promises import refresh_commitments
 from callcenter.domain.queue import refresh_debtors, sync_ladder
@@ -506,3 +507,95 @@ def test_the_brief_says_where_the_debtor_stands_in_its_process(session, settings
     assert lines(later)[-1] == (
         "Faite le 30/03/2026 (3 appels sans réponse) ; ensuite « 2e appel » à partir du 09/04/2026."
     )
+
+
+def test_a_supervisor_calls_a_case_now_instead_of_waiting_for_its_step(session, settings):
+    """Invoices 20 days old at an email step: the first call would wait for the step's delay;
+    a supervisor brings it forward, the queue offers it at once, the move is audited."""
+    debtor = make_debtor(session)
+    make_contact(session, debtor)
+    make_invoice(session, debtor, due_date=TODAY - timedelta(days=3), amount_cents=90_000)
+    walk = Walk(session, settings, debtor)
+    item = walk.at(NOW)
+    assert walk.case.step_label == "1er e-mail de relance"
+    assert item.state == QueueState.EXCLUDED
+
+    with pytest.raises(ValidationFailed) as refused:
+        call_now(
+            session, debtor_id=debtor.id, reason=" ", actor_id=None, now=NOW, settings=settings
+        )
+    assert refused.value.errors == {
+        "move_reason": "Indiquez pourquoi appeler ce dossier maintenant."
+    }
+    with pytest.raises(ValidationFailed):
+        call_now(
+            session,
+            debtor_id=debtor.id,
+            reason="x" * 201,
+            actor_id=None,
+            now=NOW,
+            settings=settings,
+        )
+
+    step = call_now(
+        session,
+        debtor_id=debtor.id,
+        reason="Gros client, appel demandé par la direction",
+        actor_id=None,
+        now=NOW,
+        settings=settings,
+    )
+    assert step == "1er appel"
+    session.expire_all()  # the queue row was rewritten in SQL
+    item = session.exec(select(QueueItem).where(QueueItem.debtor_id == debtor.id)).one()
+    assert (item.state, item.stage) == (QueueState.READY, "J+15 1er appel")
+    (event,) = walk.events("dunning.moved")
+    assert event.payload == {
+        "step": "1er e-mail de relance",
+        "to": "1er appel",
+        "reason": "Gros client, appel demandé par la direction",
+    }
+    # the process keeps it there: attempts count from the move
+    item = walk.later(minutes=5)
+    assert (walk.case.step_label, walk.case.done_at, item.state) == (
+        "1er appel",
+        None,
+        QueueState.READY,
+    )
+    with pytest.raises(DomainError, match="déjà à l'étape d'appel « 1er appel »"):
+        call_now(
+            session, debtor_id=debtor.id, reason="encore", actor_id=None, now=NOW, settings=settings
+        )
+
+
+def test_calling_now_is_refused_while_a_promise_holds_the_case(session, settings):
+    debtor = make_debtor(session)
+    make_contact(session, debtor)
+    invoice = make_invoice(session, debtor, due_date=TODAY - timedelta(days=40))
+    promise = make_promise(session, debtor, promised_date=TODAY + timedelta(days=5))
+    session.add(PromiseInvoice(promise_id=promise.id, invoice_id=invoice.id))
+    session.flush()
+    refresh_debtors(session, debtor_ids=[debtor.id], now=NOW, settings=settings)
+    with pytest.raises(DomainError, match="promesse de paiement ou un échéancier est en cours"):
+        call_now(
+            session,
+            debtor_id=debtor.id,
+            reason="relance",
+            actor_id=None,
+            now=NOW,
+            settings=settings,
+        )
+    assert not session.exec(select(Event).where(Event.type == "dunning.moved")).all()
+
+
+def test_calling_now_needs_an_open_case(session, settings):
+    debtor = make_debtor(session)
+    with pytest.raises(DomainError, match="pas de dossier de relance ouvert"):
+        call_now(
+            session,
+            debtor_id=debtor.id,
+            reason="relance",
+            actor_id=None,
+            now=NOW,
+            settings=settings,
+        )

@@ -7,6 +7,7 @@ import pytest
 from sqlmodel import Session, select
 
 from callcenter.db import session_scope
+from callcenter.domain.queue import refresh_debtors
 from callcenter.models import (
     AgentState,
     Campaign,
@@ -17,7 +18,16 @@ from callcenter.models import (
     QueueState,
     utcnow,
 )
-from tests.factories import make_call, make_callback, make_debtor, make_email, make_user
+from tests.conftest import TEST_NOW, TEST_TODAY
+from tests.factories import (
+    make_call,
+    make_callback,
+    make_contact,
+    make_debtor,
+    make_email,
+    make_invoice,
+    make_user,
+)
 
 
 @pytest.fixture
@@ -268,3 +278,39 @@ def test_flagged_calls_list_the_sentence_for_supervisors(app, client, login):
     assert "Quincaillerie Roux" in html and "Paul Agent" in html
     assert "huissier" in html and "12.4 s" in html
     assert f"/telephonie/appels/{call.id}" in html
+
+
+def test_a_supervisor_calls_a_case_now_from_the_debtor_page(client, login, engine_of, settings):
+    with session_scope(engine_of) as session:
+        debtor = make_debtor(session, name="Scierie Vidal")
+        make_contact(session, debtor)
+        make_invoice(session, debtor, due_date=TEST_TODAY - timedelta(days=3))
+        refresh_debtors(session, debtor_ids=[debtor.id], now=TEST_NOW, settings=settings)
+        debtor_id = debtor.id
+    user, token = login("supervisor")
+    page_url = f"/supervision/cockpit/debiteurs/{debtor_id}"
+    page = html.unescape(client.get(page_url).get_data(as_text=True))
+    assert "Étape de relance : « 1er e-mail de relance »" in page
+    url = f"{page_url}/appeler-maintenant"
+    refused = client.post(
+        url, data={"move_reason": "", "retour": "debiteur"}, headers={"X-CSRFToken": token}
+    )
+    assert refused.status_code == 422
+    assert "Indiquez pourquoi appeler ce dossier maintenant." in html.unescape(
+        refused.get_data(as_text=True)
+    )
+    assert not _audit(engine_of, "dunning.moved")
+    done = client.post(
+        url,
+        data={"move_reason": "Demande du directeur financier", "retour": "debiteur"},
+        headers={"X-CSRFToken": token},
+    )
+    assert done.status_code == 303
+    (event,) = _audit(engine_of, "dunning.moved")
+    assert event.actor_id == user.id
+    with Session(engine_of) as session:
+        item = session.exec(select(QueueItem).where(QueueItem.debtor_id == debtor_id)).one()
+        assert item.state == QueueState.READY
+    page = html.unescape(client.get(page_url).get_data(as_text=True))
+    assert "Dossier avancé à l'étape « 1er appel »" in page
+    assert "Appel avancé par un superviseur" in page
