@@ -127,11 +127,11 @@ def demo(debtors: int | None, seed: int | None, invoices_per_debtor: float, if_e
         f"{report.debtors} débiteurs, {report.contacts} contacts, {report.invoices} factures, "
         f"{report.payments} paiements en {report.seconds:.1f} s."
     )
-    from callcenter.domain.queue import refresh_all
+    from callcenter.jobs.maintenance import recompute_queue
     from callcenter.queue_cli import echo_queue_summary
 
+    refreshed = recompute_queue(state.engine, now=state.clock.now(), settings=settings)
     with session_scope(state.engine) as session:
-        refreshed = refresh_all(session, now=state.clock.now(), settings=settings)
         click.echo(
             f"File d'appels calculée : {refreshed.ready} dossiers prêts, "
             f"{refreshed.excluded} exclus."

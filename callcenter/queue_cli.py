@@ -19,12 +19,12 @@ def queue_group() -> None:
 @queue_group.command("refresh")
 def queue_refresh() -> None:
     """Recalcule toute la file : score, raisons et exclusions de chaque débiteur."""
-    from callcenter.domain.queue import refresh_all
+    from callcenter.jobs.maintenance import recompute_queue
 
     state = current_app.extensions["callcenter"]
     began = time.perf_counter()
+    report = recompute_queue(state.engine, now=state.clock.now(), settings=state.settings)
     with session_scope(state.engine) as session:
-        report = refresh_all(session, now=state.clock.now(), settings=state.settings)
         click.echo(
             f"File recalculée en {time.perf_counter() - began:.1f} s : "
             f"{report.ready} débiteurs à appeler, {report.excluded} exclus."

@@ -10,11 +10,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
+from callcenter.config import Settings
 from callcenter.db import session_scope
 from callcenter.domain.audit import record_event
+from callcenter.domain.process import advance_debtors, debtors_that_time_can_change
 from callcenter.domain.queue import refresh_all
+from callcenter.domain.queue.ladder import current_ladder, preventive_horizon
+from callcenter.domain.queue.refresh import RefreshReport
 from callcenter.jobs.context import JobContext
 from callcenter.models import Call, ImportBatch
 
@@ -23,10 +28,38 @@ log = logging.getLogger("callcenter.scheduler")
 PURGE_BATCH = 200
 
 
+QUEUE_WALK_CHUNK = 2000
+
+
+def recompute_queue(
+    engine: Engine, *, now: datetime, settings: Settings, chunk: int = QUEUE_WALK_CHUNK
+) -> RefreshReport:
+    """The queue's full refresh in short transactions: the process walks the debtors the
+    clock can change ``chunk`` at a time, each chunk committed (its debtors locked only that
+    long, an outcome meanwhile is seen), then one statement rebuilds every queue row."""
+    today = now.astimezone(ZoneInfo(settings.app.timezone)).date()
+    with session_scope(engine) as session:
+        rungs = current_ladder(session, settings)
+        debtor_ids = debtors_that_time_can_change(
+            session, now=now, today=today, horizon_days=preventive_horizon(rungs)
+        )
+    for start in range(0, len(debtor_ids), chunk):
+        with session_scope(engine) as session:
+            advance_debtors(
+                session,
+                debtor_ids=debtor_ids[start : start + chunk],
+                now=now,
+                today=today,
+                settings=settings,
+                act=False,
+            )
+    with session_scope(engine) as session:
+        return refresh_all(session, now=now, settings=settings, walk=False)
+
+
 def queue_refresh_job(context: JobContext) -> None:
     """Recompute every debtor's queue row (scores age, windows open and close)."""
-    with session_scope(context.engine) as session:
-        report = refresh_all(session, now=context.now(), settings=context.settings)
+    report = recompute_queue(context.engine, now=context.now(), settings=context.settings)
     log.info("file recalculée : %s à appeler, %s exclus", report.ready, report.excluded)
 
 

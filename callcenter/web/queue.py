@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from callcenter.domain.process import cases_per_step
-from callcenter.domain.queue import explain_debtor, refresh_all
+from callcenter.domain.queue import explain_debtor
 from callcenter.domain.queue import report as queue_report
 from callcenter.domain.queue.ladder import SEGMENT_LABELS
 from callcenter.domain.queue.rules import exclusion_label
 from callcenter.formatting import quantity
+from callcenter.jobs.maintenance import recompute_queue
 from callcenter.models import Role
 from callcenter.web import clock, db, htmx, state
 from callcenter.web.auth import guard_blueprint
@@ -59,9 +60,8 @@ def home():
 
 @bp.post("/recalcul")
 def refresh():
-    session = db()
-    report = refresh_all(session, now=clock().now(), settings=state().settings)
-    session.commit()
+    db().commit()  # the request's own writes (session activity) first: the walk takes turns
+    report = recompute_queue(state().engine, now=clock().now(), settings=state().settings)
     flash(
         f"File recalculée : {quantity(report.ready, 'débiteur')} à appeler, "
         f"{quantity(report.excluded, 'exclu')}.",

@@ -501,16 +501,24 @@ def refresh_debtors(
     return count
 
 
-def refresh_all(session: Session, *, now: datetime, settings: Settings) -> RefreshReport:
-    """Walk every debtor's dunning process, then recompute every queue row in one statement."""
+def refresh_all(
+    session: Session, *, now: datetime, settings: Settings, walk: bool = True
+) -> RefreshReport:
+    """Walk every debtor's dunning process, then recompute every queue row in one statement.
+
+    ``walk=False`` when the walk was just done in chunks of their own transactions
+    (``jobs.maintenance.recompute_queue``): after a large import, the first walk opens every
+    case, and one transaction would hold every debtor for a long while.
+    """
     rungs = current_ladder(session, settings)
-    _advance(session, None, now, settings, rungs)
-    count = _run(session, None, now, settings, rungs)
+    if walk:
+        _advance(session, None, now, settings, rungs)
+    _run(session, None, now, settings, rungs)
     session.flush()
-    ready, excluded = session.execute(
+    count, ready, excluded = session.execute(
         sa.text(
-            "SELECT SUM(CASE WHEN state = 'ready' THEN 1 ELSE 0 END),"
+            "SELECT COUNT(*), SUM(CASE WHEN state = 'ready' THEN 1 ELSE 0 END),"
             " SUM(CASE WHEN state = 'excluded' THEN 1 ELSE 0 END) FROM queue_items"
         )
     ).one()
-    return RefreshReport(debtors=count, ready=int(ready or 0), excluded=int(excluded or 0))
+    return RefreshReport(debtors=int(count), ready=int(ready or 0), excluded=int(excluded or 0))
