@@ -49,11 +49,9 @@ from callcenter.models import (
     Contact,
     Debtor,
     DunningCase,
-    EmailStatus,
     Event,
     Invoice,
     InvoiceStatus,
-    OutboxEmail,
     PaymentPlan,
     Promise,
     PromiseStatus,
@@ -395,29 +393,12 @@ class ProcessReport:
 
 def _at_contact_cap(session: Session, debtor_id: int, now: datetime, settings: Settings) -> bool:
     """With ``[queue] cap_across_channels``, a step's email waits while the debtor is at the
-    queue's contact cap: attempts (calls and sent emails) on 7 rolling days, or minimum gap.
-    Counted as the queue counts them."""
-    from callcenter.domain.queue.scoring import Moments
+    queue's contact cap (weekly attempts or minimum gap), counted as the queue counts them."""
+    from callcenter.domain.queue.scoring import Moments, at_contact_cap, load_facts
 
     moments = Moments.at(now, settings)
-    calls = sa.select(col(Call.created_at).label("at")).where(
-        Call.debtor_id == debtor_id, Call.created_at >= moments.week_start
-    )
-    emails = sa.select(col(OutboxEmail.sent_at).label("at")).where(
-        OutboxEmail.debtor_id == debtor_id,
-        OutboxEmail.status == EmailStatus.SENT,
-        col(OutboxEmail.sent_at).is_not(None),
-        OutboxEmail.sent_at >= moments.week_start,
-    )
-    attempts = sa.union_all(calls, emails).subquery()
-    count, last = session.execute(sa.select(sa.func.count(), sa.func.max(attempts.c.at))).one()
-    queue = settings.queue
-    if count >= queue.max_attempts_per_week:
-        return True
-    if queue.min_hours_between_attempts > 0 and last is not None:
-        last = last if last.tzinfo else last.replace(tzinfo=moments.now.tzinfo)
-        return last > moments.gap_start
-    return False
+    facts = load_facts(session, debtor_id=debtor_id, moments=moments, settings=settings)
+    return at_contact_cap(facts, moments, settings)
 
 
 def in_office_hours(now: datetime, settings: Settings) -> bool:

@@ -167,6 +167,27 @@ def reasons_for(facts: DebtorFacts, moments: Moments, settings: Settings) -> lis
     return [item for item in found if item["points"] != 0]
 
 
+def weekly_cap_reached(facts: DebtorFacts, settings: Settings) -> bool:
+    """Attempts on 7 rolling days (calls, and sent emails with ``cap_across_channels``)."""
+    return facts.week_attempts >= settings.queue.max_attempts_per_week
+
+
+def too_soon_after_last_attempt(facts: DebtorFacts, moments: Moments, settings: Settings) -> bool:
+    """The minimum gap between two attempts has not passed yet."""
+    return (
+        facts.last_attempt_at is not None
+        and settings.queue.min_hours_between_attempts > 0
+        and facts.last_attempt_at > moments.gap_start
+    )
+
+
+def at_contact_cap(facts: DebtorFacts, moments: Moments, settings: Settings) -> bool:
+    """The debtor may not be contacted again yet (weekly cap or minimum gap)."""
+    return weekly_cap_reached(facts, settings) or too_soon_after_last_attempt(
+        facts, moments, settings
+    )
+
+
 def exclusions_for(
     facts: DebtorFacts,
     stage: LadderRung | None,
@@ -200,15 +221,10 @@ def exclusions_for(
         out.append(rules.exclusion("no_phone"))
     if facts.callback_later and not facts.callback_due:
         out.append(rules.exclusion("callback_later"))
-    if facts.week_attempts >= q.max_attempts_per_week:
+    if weekly_cap_reached(facts, settings):
         cap = f"{facts.week_attempts}/{q.max_attempts_per_week}"
         out.append(rules.exclusion("weekly_cap", cap))
-    if (
-        not facts.callback_due
-        and facts.last_attempt_at is not None
-        and q.min_hours_between_attempts > 0
-        and facts.last_attempt_at > moments.gap_start
-    ):
+    if not facts.callback_due and too_soon_after_last_attempt(facts, moments, settings):
         out.append(rules.exclusion("min_gap", hours_text(q.min_hours_between_attempts)))
     return out
 
