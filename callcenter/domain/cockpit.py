@@ -57,8 +57,6 @@ from callcenter.models import (
     User,
 )
 
-LEVELS = ("ok", "warn", "alert")
-
 
 @dataclass(frozen=True)
 class Day:
