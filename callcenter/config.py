@@ -421,6 +421,13 @@ class Secrets(BaseModel):
     __str__ = __repr__
 
 
+class ApiSettings(_Section):
+    """The creditor systems' API (``/api/v1``): requests per minute per key, body size."""
+
+    requests_per_minute: int = Field(default=600, ge=1, le=100_000)
+    max_request_mib: int = Field(default=32, ge=1, le=256)
+
+
 class Settings(_Section):
     app: AppSettings = AppSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -439,6 +446,7 @@ class Settings(_Section):
     demo: DemoSettings = DemoSettings()
     queue: QueueSettings = QueueSettings()
     ladder: LadderSettings = LadderSettings()
+    api: ApiSettings = ApiSettings()
     _secrets: Secrets = PrivateAttr(default_factory=Secrets)
     _base_dir: Path = PrivateAttr(default=PROJECT_ROOT)
 

@@ -597,3 +597,34 @@ class LivePartial(SQLModel, table=True):
     partial: str = ""
     heard: str = ""
     updated_at: datetime = timestamp(nullable=False, default_now=True)
+
+
+class ApiToken(SQLModel, table=True):
+    """A key for the creditor's systems (ERP): shown once, stored as its SHA-256 only."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80)
+    token_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=12)
+    can_write: bool = False
+    created_by_id: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = timestamp(nullable=False, default_now=True)
+    revoked_at: datetime | None = timestamp()
+    last_used_at: datetime | None = timestamp()
+
+
+class ApiIdempotency(SQLModel, table=True):
+    """The answer to a write request sent with an ``Idempotency-Key``, replayed on a retry."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (sa.UniqueConstraint("token_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_id: int = Field(foreign_key="api_tokens.id")
+    key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    status_code: int
+    response: dict[str, Any] = json_field(dict)
+    created_at: datetime = timestamp(nullable=False, default_now=True, index=True)

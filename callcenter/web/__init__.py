@@ -235,6 +235,7 @@ def _register_blueprints(app: Flask) -> None:
     from callcenter.web import (
         admin,
         agent,
+        api,
         auth,
         cockpit,
         devmail,
@@ -258,6 +259,7 @@ def _register_blueprints(app: Flask) -> None:
         telephony,
         cockpit,
         speech,
+        api,
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(telephony.webhooks)

@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlmodel import select
 
 from callcenter.domain.accounts import create_user, update_user
+from callcenter.domain.api_access import create_token, list_tokens, revoke_token
 from callcenter.domain.dispositions import update_disposition
 from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.imports.values import BadValue, cents
@@ -173,3 +174,51 @@ def create():
     status = 422 if errors else 201
     template = "admin/_users.html" if htmx else "admin/home.html"
     return render_template(template, users=_users(), form=form, errors=errors), status
+
+
+def _api_keys_page(*, issued=None, form=None, errors=None, status: int = 200):
+    page = render_template(
+        "admin/api_keys.html",
+        tokens=list_tokens(db()),
+        issued=issued,
+        form=form or {},
+        errors=errors or {},
+    )
+    return page, status
+
+
+@bp.get("/cles-api")
+def api_keys():
+    """The keys of the creditor's systems: who may read, who may also write."""
+    return _api_keys_page()
+
+
+@bp.post("/cles-api")
+def create_api_key():
+    session = db()
+    form = request.form.to_dict()
+    try:
+        issued = create_token(
+            session,
+            name=form.get("name", ""),
+            can_write=form.get("access") == "write",
+            actor_id=current_user.id,
+            now=clock().now(),
+        )
+    except ValidationFailed as failed:
+        session.rollback()
+        return _api_keys_page(form=form, errors=failed.errors, status=422)
+    session.commit()
+    return _api_keys_page(issued=issued, status=201)
+
+
+@bp.post("/cles-api/<int:token_id>/revoquer")
+def revoke_api_key(token_id: int):
+    session = db()
+    try:
+        revoke_token(session, token_id=token_id, actor_id=current_user.id, now=clock().now())
+    except DomainError as refused:
+        session.rollback()
+        return _api_keys_page(errors={"": refused.message}, status=409)
+    session.commit()
+    return _api_keys_page()

@@ -4,7 +4,16 @@ import pytest
 
 from callcenter.web import ROLE_REFUSED
 
-PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.index", "auth.logout"}
+PUBLIC_ENDPOINTS = {
+    "static",
+    "auth.login",
+    "auth.index",
+    "auth.logout",
+    "api.reference",
+    "api.openapi",
+}
+# The creditor systems' API: a key opens it, never a session (tests/web/test_api.py).
+KEY_BLUEPRINTS = {"api"}
 # Provider webhooks carry no session: a valid X-Twilio-Signature is their only key.
 SIGNED_BLUEPRINTS = {"twilio_webhooks", "speech_stream"}
 ALLOWED_ROLES = {
@@ -25,7 +34,7 @@ ALLOWED_ROLES = {
 def _guarded_routes(app):
     for rule in app.url_map.iter_rules():
         blueprint = rule.endpoint.split(".")[0]
-        if rule.endpoint in PUBLIC_ENDPOINTS or blueprint in SIGNED_BLUEPRINTS:
+        if rule.endpoint in PUBLIC_ENDPOINTS or blueprint in SIGNED_BLUEPRINTS | KEY_BLUEPRINTS:
             continue
         assert blueprint in ALLOWED_ROLES, f"route sans règle d'accès : {rule.rule}"
         url = rule.rule

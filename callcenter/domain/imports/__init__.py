@@ -17,10 +17,17 @@ from sqlmodel import Session, col, select
 from callcenter.config import ImportSettings, Settings
 from callcenter.domain.audit import record_event
 from callcenter.domain.imports.allocation import after_payments_applied
-from callcenter.domain.imports.columns import KINDS, SHEET_KEY, load_mapping, save_mapping
+from callcenter.domain.imports.columns import (
+    FIELDS,
+    KINDS,
+    SHEET_KEY,
+    field_labels,
+    load_mapping,
+    save_mapping,
+)
 from callcenter.domain.imports.fec import import_fec
 from callcenter.domain.imports.report import Counts, ImportReport, Issue
-from callcenter.domain.imports.sources import FileRefused, open_table
+from callcenter.domain.imports.sources import FileRefused, Table, open_table
 from callcenter.domain.imports.tabular import Progress, import_table
 from callcenter.domain.promises import debtors_with_open_commitments, refresh_commitments
 from callcenter.domain.queue import refresh_all, refresh_debtors
@@ -107,17 +114,77 @@ def run_import(
     if mapping_name and kind != "fec":
         saved = {**report.mapping, SHEET_KEY: sheet} if sheet else report.mapping
         save_mapping(session, name=mapping_name, kind=kind, mapping=saved, now=now)
+    return _applied(session, report, actor_id=actor_id, now=now, settings=settings)
+
+
+def _applied(
+    session: Session,
+    report: ImportReport,
+    *,
+    actor_id: int | None,
+    now: datetime,
+    settings: Settings | None,
+) -> ImportReport:
+    """A valid import: audited, then promises settled and the queue re-placed (same
+    transaction)."""
     record_event(
         session,
         type="import.applied",
         actor_id=actor_id,
-        payload={"source": report.source, "dry_run": dry_run, **report.summary()},
+        payload={"source": report.source, "dry_run": report.dry_run, **report.summary()},
         at=now,
     )
-    if settings is not None and not dry_run:
+    if settings is not None and not report.dry_run:
         follow_up_import(session, now=now, settings=settings)
     session.flush()
     return report
+
+
+def records_table(kind: str, records: list[dict[str, str]]) -> Table:
+    """Records already in the import's field names (``columns.FIELDS``) as a table: line 2
+    is the first record, as in a file under its header."""
+    names = [spec.name for spec in FIELDS[kind] if any(spec.name in r for r in records)]
+    rows = ((index + 2, [r.get(name, "") for name in names]) for index, r in enumerate(records))
+    return Table(
+        header=names,
+        header_line=1,
+        rows=rows,
+        progress=lambda: (len(records), len(records)),
+        description=f"{len(records)} enregistrement(s) reçus par l'API",
+    )
+
+
+def run_records_import(
+    session: Session,
+    *,
+    kind: str,
+    records: list[dict[str, str]],
+    source_name: str,
+    actor_id: int | None,
+    now: datetime,
+    settings: Settings,
+    payment_terms_days: int = DEFAULT_PAYMENT_TERMS_DAYS,
+) -> ImportReport:
+    """Import records sent by the creditor's systems through the file import's own checks
+    and writes (one code path): all or nothing, errors by line (record index + 2) and field.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown import kind {kind!r}")
+    report = ImportReport(kind=kind, source=source_name, dry_run=False)
+    import_table(
+        session,
+        kind=kind,
+        table=records_table(kind, records),
+        report=report,
+        explicit={name: name for name in field_labels(kind)},
+        now=now,
+        actor_id=actor_id,
+        default_terms=payment_terms_days,
+        years=settings.imports.years,
+    )
+    if not report.ok:
+        return report
+    return _applied(session, report, actor_id=actor_id, now=now, settings=settings)
 
 
 FULL_REFRESH_ABOVE = 20_000

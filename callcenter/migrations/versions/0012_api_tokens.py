@@ -1,0 +1,58 @@
+"""API for the creditor's systems: tokens (stored hashed) and idempotent write answers
+
+Revision ID: 0012
+Revises: 0009
+Create Date: 2026-12-02 20:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from callcenter.models import UTCDateTime
+
+revision: str = "0012"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "api_tokens",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("prefix", sa.String(length=12), nullable=False),
+        sa.Column("can_write", sa.Boolean(), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("revoked_at", UTCDateTime(), nullable=True),
+        sa.Column("last_used_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["created_by_id"], ["users.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token_hash"),
+    )
+    op.create_table(
+        "api_idempotency",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.Column("response", sa.JSON(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["token_id"], ["api_tokens.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token_id", "key"),
+    )
+    with op.batch_alter_table("api_idempotency", schema=None) as batch_op:
+        batch_op.create_index("ix_api_idempotency_created_at", ["created_at"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("api_idempotency", schema=None) as batch_op:
+        batch_op.drop_index("ix_api_idempotency_created_at")
+    op.drop_table("api_idempotency")
+    op.drop_table("api_tokens")
