@@ -628,3 +628,36 @@ class ApiIdempotency(SQLModel, table=True):
     status_code: int
     response: dict[str, Any] = json_field(dict)
     created_at: datetime = timestamp(nullable=False, default_now=True, index=True)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """An address of the creditor's systems told of promises and disputes as they happen.
+    The secret signs each delivery (HMAC-SHA256); it is kept to sign, shown once."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=500)
+    secret: str = Field(max_length=100)
+    active: bool = True
+    created_by_id: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = timestamp(nullable=False, default_now=True)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event to deliver to one endpoint: retried with backoff, then dead (listed for a
+    supervisor, who may send it again)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    endpoint_id: int = Field(foreign_key="webhook_endpoints.id", index=True)
+    event_type: str = Field(max_length=60)
+    payload: dict[str, Any] = json_field(dict)
+    status: str = Field(default=EmailStatus.PENDING, max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime = timestamp(nullable=False, default_now=True)
+    last_error: str | None = None
+    created_at: datetime = timestamp(nullable=False, default_now=True)
+    delivered_at: datetime | None = timestamp()

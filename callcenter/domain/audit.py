@@ -1,4 +1,5 @@
-"""The debtor timeline and the audit log share one table: every change has an actor."""
+"""The debtor timeline and the audit log share one table: every change has an actor.
+Events the creditor's systems follow also queue their webhook notices (``webhooks.py``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from callcenter.domain.webhooks import queue_notices
 from callcenter.models import Event
 
 
@@ -27,4 +29,5 @@ def record_event(
         at=at,
     )
     session.add(event)
+    queue_notices(session, event)
     return event

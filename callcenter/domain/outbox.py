@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.headerregistry import Address
 
 import sqlalchemy as sa
@@ -33,18 +32,9 @@ from sqlmodel import Session, col, select
 from callcenter.domain.audit import record_event
 from callcenter.domain.contact_rules import ContactBlock, contact_block
 from callcenter.domain.errors import DomainError
+from callcenter.domain.retries import DeliveryPolicy
 from callcenter.models import Contact, Debtor, EmailStatus, OutboxEmail
 
-
-@dataclass(frozen=True)
-class DeliveryPolicy:
-    max_attempts: int = 8
-    first_retry: timedelta = timedelta(minutes=1)
-    max_retry: timedelta = timedelta(hours=2)
-    lease: timedelta = timedelta(minutes=5)
-
-
-DEFAULT_DELIVERY_POLICY = DeliveryPolicy()
 SUBJECT_LIMIT = 250
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -253,8 +243,7 @@ def mark_failed(
             at=now,
         )
     else:
-        delay = policy.first_retry * (2 ** (email.attempts - 1))
-        email.next_attempt_at = now + min(delay, policy.max_retry)
+        email.next_attempt_at = policy.retry_at(email.attempts, now)
     session.flush()
     return email.status
 

@@ -32,6 +32,7 @@ class JobContext:
     delete_recording: RecordingDeleter = field(default=keep_provider_recording)
     clock: Clock | None = None
     telephony: Any = None
+    webhook_poster: Any = None  # providers.webhooks.WebhookPoster; HTTP when None
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:

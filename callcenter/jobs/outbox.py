@@ -15,13 +15,12 @@ from sqlalchemy.engine import Engine
 
 from callcenter.db import session_scope
 from callcenter.domain.outbox import (
-    DEFAULT_DELIVERY_POLICY,
-    DeliveryPolicy,
     claim_due_emails,
     mark_failed,
     mark_sent,
     release_claims,
 )
+from callcenter.domain.retries import DEFAULT_DELIVERY_POLICY, DeliveryPolicy
 from callcenter.models import OutboxEmail
 from callcenter.providers.mail import (
     MailTransport,

@@ -21,9 +21,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from callcenter.config import Settings
 from callcenter.db import session_scope
 from callcenter.domain.calls import expire_wrap_ups
-from callcenter.domain.outbox import DeliveryPolicy
 from callcenter.domain.process import in_office_hours
 from callcenter.domain.promises import debtors_with_open_commitments, refresh_commitments
+from callcenter.domain.retries import DeliveryPolicy
 from callcenter.jobs.context import JobContext, RecordingDeleter, keep_provider_recording
 from callcenter.jobs.leader import LeaderLock
 from callcenter.jobs.maintenance import (
@@ -35,6 +35,7 @@ from callcenter.jobs.outbox import deliver_outbox
 from callcenter.jobs.recordings import recording_objections_job
 from callcenter.jobs.reminders import dunning_process_job, promise_reminders_job
 from callcenter.jobs.transcription import transcription_job
+from callcenter.jobs.webhooks import WEBHOOK_POLL_SECONDS, deliver_webhooks_job
 
 log = logging.getLogger("callcenter.scheduler")
 
@@ -158,6 +159,12 @@ def default_jobs(settings: Settings) -> list[ScheduledJob]:
             True,
         ),
         ScheduledJob("dunning_process", dunning_process_job, IntervalTrigger(minutes=10), True),
+        ScheduledJob(
+            "deliver_webhooks",
+            deliver_webhooks_job,
+            IntervalTrigger(seconds=WEBHOOK_POLL_SECONDS),
+            True,
+        ),
         ScheduledJob("queue_refresh", queue_refresh_job, IntervalTrigger(minutes=10), True),
         ScheduledJob("expire_wrap_ups", expire_wrap_ups_job, IntervalTrigger(seconds=30), True),
         ScheduledJob(

@@ -17,6 +17,8 @@ from callcenter.domain.queue.ladder import (
     min_amount_of,
     save_step,
 )
+from callcenter.domain.webhooks import create_endpoint, deactivate_endpoint
+from callcenter.domain.webhooks import endpoints as webhook_endpoints
 from callcenter.models import Disposition, Role, Scenario, ScenarioStep, User
 from callcenter.web import clock, db, htmx, state
 from callcenter.web.auth import guard_blueprint
@@ -176,11 +178,13 @@ def create():
     return render_template(template, users=_users(), form=form, errors=errors), status
 
 
-def _api_keys_page(*, issued=None, form=None, errors=None, status: int = 200):
+def _api_keys_page(*, issued=None, endpoint=None, form=None, errors=None, status: int = 200):
     page = render_template(
         "admin/api_keys.html",
         tokens=list_tokens(db()),
+        endpoints=webhook_endpoints(db()),
         issued=issued,
+        new_endpoint=endpoint,
         form=form or {},
         errors=errors or {},
     )
@@ -217,6 +221,39 @@ def revoke_api_key(token_id: int):
     session = db()
     try:
         revoke_token(session, token_id=token_id, actor_id=current_user.id, now=clock().now())
+    except DomainError as refused:
+        session.rollback()
+        return _api_keys_page(errors={"": refused.message}, status=409)
+    session.commit()
+    return _api_keys_page()
+
+
+@bp.post("/cles-api/notifications")
+def create_webhook_endpoint():
+    session = db()
+    form = request.form.to_dict()
+    try:
+        endpoint = create_endpoint(
+            session,
+            url=form.get("url", ""),
+            actor_id=current_user.id,
+            now=clock().now(),
+            allow_http=not state().settings.is_production,
+        )
+    except ValidationFailed as failed:
+        session.rollback()
+        return _api_keys_page(form=form, errors=failed.errors, status=422)
+    session.commit()
+    return _api_keys_page(endpoint=endpoint, status=201)
+
+
+@bp.post("/cles-api/notifications/<int:endpoint_id>/desactiver")
+def disable_webhook_endpoint(endpoint_id: int):
+    session = db()
+    try:
+        deactivate_endpoint(
+            session, endpoint_id=endpoint_id, actor_id=current_user.id, now=clock().now()
+        )
     except DomainError as refused:
         session.rollback()
         return _api_keys_page(errors={"": refused.message}, status=409)

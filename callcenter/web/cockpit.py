@@ -34,6 +34,7 @@ from callcenter.domain.errors import DomainError, ValidationFailed
 from callcenter.domain.queue.overrides import WEIGHT_LABELS, effective_settings, queue_overrides
 from callcenter.domain.queue.rules import exclusion_labels
 from callcenter.domain.timeline import describe_events
+from callcenter.domain.webhooks import WEBHOOK_LABELS, dead_deliveries, resend_delivery
 from callcenter.models import (
     Callback,
     CallbackStatus,
@@ -146,6 +147,8 @@ def _controls_context(session) -> dict[str, Any]:
         "claimed": claimed,
         "callbacks": callbacks,
         "dead_emails": dead,
+        "dead_webhooks": dead_deliveries(session),
+        "webhook_labels": WEBHOOK_LABELS,
         "agents": _agents(session),
     }
 
@@ -367,6 +370,18 @@ def resend(email_id: int):
     except DomainError as failure:
         return _refused(failure)
     return _done(f"E-mail « {email.subject} » remis en file d'envoi.", email.debtor_id)
+
+
+@bp.post("/notifications/<int:delivery_id>/renvoyer")
+def resend_webhook(delivery_id: int):
+    try:
+        delivery = resend_delivery(
+            db(), delivery_id=delivery_id, actor_id=current_user.id, now=clock().now()
+        )
+    except DomainError as failure:
+        return _refused(failure)
+    label = WEBHOOK_LABELS.get(delivery.event_type, delivery.event_type)
+    return _done(f"Notification « {label} » remise en file d'envoi.")
 
 
 # --- Drill-down ------------------------------------------------------------------------------

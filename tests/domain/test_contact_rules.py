@@ -10,8 +10,9 @@ from sqlmodel import select
 from callcenter.domain.calls import start_call
 from callcenter.domain.contact_rules import contact_block
 from callcenter.domain.errors import DomainError
-from callcenter.domain.outbox import DEFAULT_DELIVERY_POLICY, claim_due_emails
+from callcenter.domain.outbox import claim_due_emails
 from callcenter.domain.outcome import OutcomeForm, record_outcome
+from callcenter.domain.retries import DEFAULT_DELIVERY_POLICY
 from callcenter.models import Call, Debtor, EmailStatus, Event, OutboxEmail, Promise
 from tests.domain.queue_helpers import NOW, TODAY
 from tests.domain.test_outcome import world  # noqa: F401 (fixture)

@@ -46,6 +46,7 @@ def test_every_job_is_registered(settings):
         "evaluate_promises",
         "promise_reminders",
         "dunning_process",
+        "deliver_webhooks",
         "queue_refresh",
         "expire_wrap_ups",
         "recording_objections",

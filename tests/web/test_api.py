@@ -13,7 +13,8 @@ from sqlmodel import Session, select
 
 from callcenter.db import session_scope
 from callcenter.domain.api_access import create_token
-from callcenter.models import ApiToken, Debtor, Event, Invoice, Payment
+from callcenter.domain.audit import record_event
+from callcenter.models import ApiToken, Debtor, Event, Invoice, Payment, WebhookDelivery
 from callcenter.web.api import OPERATIONS, PUBLIC, openapi_document
 from tests.conftest import TEST_NOW, TEST_TODAY, make_settings
 from tests.factories import make_debtor, make_invoice, make_promise
@@ -286,3 +287,39 @@ def test_debtors_pushed_are_in_the_queue(client, engine_of):
         events = session.exec(select(Event).where(Event.type == "import.applied")).all()
     assert names == {"C001", "C002"}
     assert len(events) == 2 and events[0].payload["source"] == "API (ERP)"
+
+
+def test_an_admin_adds_a_notification_address_and_a_supervisor_resends_a_dead_notice(
+    client, login, engine_of
+):
+    _user, token = login("admin")
+    refused = client.post(
+        "/admin/cles-api/notifications", data={"url": "ftp://erp", "csrf_token": token}
+    )
+    assert refused.status_code == 422
+    assert "Adresse invalide" in refused.get_data(as_text=True)
+    added = client.post(
+        "/admin/cles-api/notifications",
+        data={"url": "http://127.0.0.1:9/notifications", "csrf_token": token},
+    )
+    assert added.status_code == 201
+    secret = added.get_data(as_text=True).split('<code id="new-secret">')[1].split("</code>")[0]
+    assert secret.startswith("whsec_")
+    assert secret not in client.get("/admin/cles-api").get_data(as_text=True)
+    with session_scope(engine_of) as session:
+        debtor = make_debtor(session, account_code="C555")
+        record_event(session, type="dispute.opened", debtor_id=debtor.id, at=TEST_NOW)
+        delivery = session.exec(select(WebhookDelivery)).one()
+        delivery.status = "dead"
+        delivery.last_error = "destinataire injoignable"
+        session.add(delivery)
+        delivery_id = delivery.id
+    page = client.get("/supervision/cockpit/controles").get_data(as_text=True)
+    assert "Litige ouvert" in page and "C555" in page
+    resent = client.post(
+        f"/supervision/cockpit/notifications/{delivery_id}/renvoyer",
+        data={"csrf_token": token},
+    )
+    assert resent.status_code == 303
+    with Session(engine_of) as session:
+        assert session.get(WebhookDelivery, delivery_id).status == "pending"
