@@ -34,6 +34,7 @@ from callcenter.domain.queue.scoring import EPSILON_DAYS, Moments, hours_text
 from callcenter.models import UTCDateTime
 
 FULL_REFRESH_WORK_MEM = "128MB"
+SUBSET_STATEMENT_LIMIT = 5_000
 
 
 @dataclass(frozen=True)
@@ -496,7 +497,8 @@ def refresh_debtors(
         return 0
     rungs = current_ladder(session, settings)
     _advance(session, ids, now, settings, rungs)
-    count = _run(session, ids, now, settings, rungs)
+    # past a few thousand debtors, rewriting every row costs less than filtering on the list
+    count = _run(session, None if len(ids) > SUBSET_STATEMENT_LIMIT else ids, now, settings, rungs)
     session.flush()
     return count
 
