@@ -66,6 +66,18 @@ ADMIN_KINDS: dict[str, tuple[str, Any]] = {
     "user.updated": ("Compte modifié", _user),
     "user.password_changed": ("Mot de passe changé", _user),
     "user.login": ("Connexion", lambda p: ""),
+    "api.call": (
+        "Appel de l'API",
+        lambda p: f"clé « {p['key']} » : {p['method']} {p['path']} → {p['status']}",
+    ),
+    "api.token_created": (
+        "Clé d'API créée",
+        lambda p: f"« {p['name']} », {'lecture et écriture' if p.get('write') else 'lecture'}",
+    ),
+    "api.token_revoked": ("Clé d'API révoquée", lambda p: f"« {p['name']} »"),
+    "webhook.endpoint_created": ("Adresse de notification ajoutée", lambda p: p["url"]),
+    "webhook.endpoint_disabled": ("Adresse de notification désactivée", lambda p: p["url"]),
+    "webhook.resend": ("Notification renvoyée", lambda p: ""),
 }
 
 

@@ -1,17 +1,17 @@
 """Recording what a call produced: one unit of work, all or nothing.
 
-Saving an outcome writes the call's disposition and notes, the promise, the
-payment plan, the dispute (its invoices leave dunning until it is resolved),
-the callback, the contact corrections, the timeline events, the recap email
-(an outbox row, in the same transaction, leaving after the cancel delay) and
-the debtor's new place in the queue. Any invalid field and nothing is written.
+Saving an outcome writes the call's disposition and notes, the contact corrections, what the
+disposition's kinds do (``outcome_kinds``: the promise, the payment plan, the dispute — its
+invoices leave dunning until it is resolved —, the callback, the opposition), the timeline
+events, the recap email (an outbox row, in the same transaction, leaving after the cancel
+delay) and the debtor's new place in the queue. Any invalid field and nothing is written.
 Only the agent holding the debtor may record an outcome for it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -22,13 +22,27 @@ from callcenter.domain.audit import record_event
 from callcenter.domain.brief import right_contact
 from callcenter.domain.contact_rules import contact_block
 from callcenter.domain.errors import DomainError, ValidationFailed
-from callcenter.domain.imports.values import BadValue, cents, email, parse_date, phone
-from callcenter.domain.promises import PromisePolicy, validate_payment_plan, validate_promise
+from callcenter.domain.imports.values import BadValue, email, phone
+from callcenter.domain.outcome_kinds import (
+    DISPUTE_CATEGORIES,
+    Created,
+    OutcomeContext,
+    OutcomeForm,
+    handlers_for,
+)
+from callcenter.domain.outcome_kinds.base import (
+    CALLBACK_HORIZON,
+    MAX_AMOUNT_TEXT,
+    MAX_CONTACT_EMAIL,
+    MAX_CONTACT_NAME,
+    MAX_DISPUTE_DESCRIPTION,
+    MAX_NOTES,
+    MAX_PHONE_TEXT,
+    PLAN_HORIZON,
+)
 from callcenter.domain.queue import refresh_debtors
-from callcenter.domain.queue.eligibility import calling_window
 from callcenter.domain.recap import queue_recap
 from callcenter.domain.scripts import NON_PAYMENT_REASONS
-from callcenter.formatting import day, moment
 from callcenter.models import (
     Call,
     Callback,
@@ -37,35 +51,26 @@ from callcenter.models import (
     Debtor,
     Disposition,
     Dispute,
-    DisputeInvoice,
-    Instalment,
     Invoice,
     InvoiceStatus,
     OutboxEmail,
     PaymentPlan,
     Promise,
-    PromiseInvoice,
     QueueItem,
     QueueState,
     User,
 )
 
-DISPUTE_CATEGORIES = {
-    "qualite": "Qualité de la prestation ou du produit",
-    "quantite": "Quantité livrée",
-    "prix": "Prix ou remise",
-    "livraison": "Livraison (retard, absence, dommage)",
-    "facturation": "Erreur de facturation",
-    "autre": "Autre motif",
-}
-MAX_NOTES = 4000
-MAX_DISPUTE_DESCRIPTION = 2000
-MAX_CONTACT_NAME = 120  # Contact.full_name
-MAX_CONTACT_EMAIL = 254  # Contact.email
-MAX_PHONE_TEXT = 30  # « +33 (0)4 65 71 38 03 » and its spaces
-MAX_AMOUNT_TEXT = 20  # « 21 474 836,47 € » (MAX_CENTS) with its spaces, and some room
-CALLBACK_HORIZON = timedelta(days=60)
-PLAN_HORIZON = timedelta(days=365)
+__all__ = [
+    "DISPUTE_CATEGORIES",
+    "MAX_NOTES",
+    "OutcomeForm",
+    "OutcomeLimits",
+    "OutcomeResult",
+    "outcome_limits",
+    "record_outcome",
+    "why_no_recap",
+]
 
 
 @dataclass(frozen=True)
@@ -101,30 +106,6 @@ def outcome_limits(*, now: datetime, settings: Settings) -> OutcomeLimits:
     )
 
 
-@dataclass
-class OutcomeForm:
-    """The outcome as typed by the agent (strings, as a form sends them)."""
-
-    disposition: str
-    reason: str = ""
-    contact_id: str = ""
-    notes: str = ""
-    promise_amount: str = ""
-    promise_date: str = ""
-    promise_invoices: list[str] = field(default_factory=list)
-    plan_total: str = ""
-    plan_dates: list[str] = field(default_factory=list)
-    plan_amounts: list[str] = field(default_factory=list)
-    dispute_category: str = ""
-    dispute_description: str = ""
-    dispute_invoices: list[str] = field(default_factory=list)
-    callback_at: str = ""
-    callback_personal: bool = False
-    contact_name: str = ""
-    contact_phone: str = ""
-    contact_email: str = ""
-
-
 @dataclass(frozen=True)
 class OutcomeResult:
     call: Call
@@ -135,58 +116,6 @@ class OutcomeResult:
     callback: Callback | None
     email: OutboxEmail | None
     no_recap: str | None = None
-
-
-def _optional_cents(text: str, field_name: str, errors: dict[str, str]) -> int | None:
-    if not text.strip():
-        return None
-    if len(text.strip()) > MAX_AMOUNT_TEXT:
-        errors[field_name] = f"Le montant ne doit pas dépasser {MAX_AMOUNT_TEXT} caractères."
-        return None
-    try:
-        return cents(text)
-    except BadValue as bad:
-        errors[field_name] = bad.message
-        return None
-
-
-def _optional_date(text: str, field_name: str, errors: dict[str, str]) -> date | None:
-    if not text.strip():
-        return None
-    try:
-        return parse_date(text)
-    except BadValue as bad:
-        errors[field_name] = bad.message
-        return None
-
-
-def _invoice_ids(values: list[str], own: dict[int, Invoice], field_name, errors) -> list[int]:
-    ids = []
-    for value in values:
-        if not str(value).isdigit() or int(value) not in own:
-            errors[field_name] = "Facture inconnue pour ce débiteur."
-            return []
-        ids.append(int(value))
-    return sorted(set(ids))
-
-
-def _callback_moment(text: str, zone: ZoneInfo, now: datetime, errors) -> datetime | None:
-    if not text.strip():
-        errors["callback_at"] = "Indiquez la date et l'heure du rappel."
-        return None
-    try:
-        local = datetime.fromisoformat(text.strip())
-    except ValueError:
-        errors["callback_at"] = "Date et heure du rappel illisibles (JJ/MM/AAAA HH:MM)."
-        return None
-    if local.tzinfo is None:
-        local = local.replace(tzinfo=zone)
-    due = local.astimezone(ZoneInfo("UTC"))
-    if due <= now:
-        errors["callback_at"] = "Le rappel doit être prévu dans le futur."
-    elif due > now + CALLBACK_HORIZON:
-        errors["callback_at"] = "Le rappel doit être prévu dans les 60 jours."
-    return due
 
 
 def _held_item(session: Session, *, agent_id: int, debtor_id: int) -> QueueItem:
@@ -242,344 +171,47 @@ def record_outcome(
     opposition or a collective procedure recorded during the call: no promise, no recap).
     """
     _held_item(session, agent_id=agent_id, debtor_id=debtor_id)
-    zone = ZoneInfo(settings.app.timezone)
-    today = now.astimezone(zone).date()
     debtor = session.get(Debtor, debtor_id)
     block = contact_block(debtor)
     if block is not None:
         raise DomainError(block.reason)
     call = _own_call(session, agent_id=agent_id, debtor_id=debtor_id, call_id=call_id)
-    agent = session.get(User, agent_id)
-    errors: dict[str, str] = {}
-
     disposition = session.exec(
         select(Disposition).where(Disposition.code == form.disposition, Disposition.active)
     ).first()
     if disposition is None:
         raise ValidationFailed({"disposition": "Choisissez l'issue de l'appel."})
-    reason = form.reason.strip()
-    if reason and reason not in NON_PAYMENT_REASONS:
-        errors["reason"] = "Motif de retard inconnu."
-    notes = form.notes.strip()
-    if len(notes) > MAX_NOTES:
-        errors["notes"] = f"Les notes ne doivent pas dépasser {MAX_NOTES} caractères."
 
-    contacts = {
-        c.id: c for c in session.exec(select(Contact).where(Contact.debtor_id == debtor_id)).all()
-    }
-    contact = None
-    if form.contact_id:
-        contact = contacts.get(int(form.contact_id)) if form.contact_id.isdigit() else None
-        if contact is None:
-            errors["contact_id"] = "Contact inconnu pour ce débiteur."
-    else:
-        contact = right_contact(list(contacts.values()))
-
-    invoices = {
-        i.id: i
-        for i in session.exec(
-            select(Invoice).where(
-                Invoice.debtor_id == debtor_id, Invoice.status == InvoiceStatus.OPEN
-            )
-        ).all()
-    }
-    open_undisputed = sum(i.open_amount_cents for i in invoices.values() if not i.disputed)
-    policy = PromisePolicy(
-        horizon_days=settings.promises.horizon_days,
-        grace_days=settings.promises.grace_days,
-        tolerance_cents=settings.promises.tolerance_cents,
-        max_instalments=settings.promises.max_instalments,
+    errors: dict[str, str] = {}
+    reason, notes = _reason_and_notes(form, errors)
+    contact, corrections = _contact_and_corrections(session, form, debtor_id, errors)
+    context = OutcomeContext(
+        session=session,
+        form=form,
+        disposition=disposition,
+        debtor=debtor,
+        agent_id=agent_id,
+        contact=contact,
+        invoices=_open_invoices(session, debtor_id),
+        notes=notes,
+        now=now,
+        settings=settings,
     )
-
-    promise_amount = promise_date = None
-    promise_invoice_ids: list[int] = []
-    if disposition.is_promise:
-        promise_amount = _optional_cents(form.promise_amount, "promise_amount", errors)
-        promise_date = _optional_date(form.promise_date, "promise_date", errors)
-        promise_invoice_ids = _invoice_ids(
-            form.promise_invoices, invoices, "promise_invoices", errors
-        ) or sorted(
-            # none ticked: the undisputed balance the agent sees, paused invoices left out
-            i.id
-            for i in invoices.values()
-            if not i.disputed and (i.paused_until is None or i.paused_until <= today)
-        )
-        balance = sum(invoices[i].open_amount_cents for i in promise_invoice_ids)
-        for name, message in validate_promise(
-            amount_cents=promise_amount,
-            promised_date=promise_date,
-            open_balance_cents=balance,
-            today=today,
-            policy=policy,
-        ).items():
+    checked = []
+    for handler in handlers_for(disposition):
+        handler_errors, value = handler.check(context)
+        for name, message in handler_errors.items():
             errors.setdefault(name, message)
-
-    plan_total = None
-    plan_rows: list[tuple[date | None, int | None]] = []
-    if disposition.is_payment_plan:
-        plan_total = _optional_cents(form.plan_total, "plan_total", errors)
-        for index, (due_text, amount_text) in enumerate(
-            zip(form.plan_dates, form.plan_amounts, strict=False), start=1
-        ):
-            if not due_text.strip() and not amount_text.strip():
-                continue
-            plan_rows.append(
-                (
-                    _optional_date(due_text, f"instalment_{index}", errors),
-                    _optional_cents(amount_text, f"instalment_{index}", errors),
-                )
-            )
-        if plan_total is None and "plan_total" not in errors:
-            errors["plan_total"] = "Indiquez le montant total de l'échéancier."
-        elif plan_total is not None:
-            for name, message in validate_payment_plan(
-                total_cents=plan_total,
-                instalments=plan_rows,
-                open_balance_cents=open_undisputed,
-                today=today,
-                policy=policy,
-            ).items():
-                errors.setdefault(name, message)
-        latest = today + PLAN_HORIZON
-        for index, (due_on, _amount) in enumerate(plan_rows, start=1):
-            if due_on is not None and due_on > latest:
-                errors.setdefault(
-                    f"instalment_{index}",
-                    f"Échéance {index} : la date doit tomber au plus tard le {day(latest)} "
-                    "(un an).",
-                )
-
-    dispute_invoice_ids: list[int] = []
-    if disposition.is_dispute:
-        if form.dispute_category not in DISPUTE_CATEGORIES:
-            errors["dispute_category"] = "Choisissez le motif du litige."
-        if not form.dispute_description.strip():
-            errors["dispute_description"] = "Décrivez ce que le client conteste."
-        elif len(form.dispute_description.strip()) > MAX_DISPUTE_DESCRIPTION:
-            errors["dispute_description"] = (
-                f"La description ne doit pas dépasser {MAX_DISPUTE_DESCRIPTION} caractères."
-            )
-        dispute_invoice_ids = _invoice_ids(
-            form.dispute_invoices, invoices, "dispute_invoices", errors
-        )
-        if not dispute_invoice_ids and "dispute_invoices" not in errors:
-            errors["dispute_invoices"] = "Cochez au moins une facture contestée."
-        already = [invoices[i].number for i in dispute_invoice_ids if invoices[i].disputed]
-        if already:
-            errors["dispute_invoices"] = (
-                f"Déjà en litige : {', '.join(already)}. Décochez les factures déjà contestées."
-            )
-
-    callback_due = None
-    if disposition.is_callback:
-        callback_due = _callback_moment(form.callback_at, zone, now, errors)
-        if callback_due is not None and "callback_at" not in errors:
-            window = calling_window(debtor.time_zone, callback_due, settings.queue)
-            if not window.open:
-                reopening = (
-                    f" ; prochaine ouverture le {moment(window.reopens_at, zone)}"
-                    if window.reopens_at
-                    else ""
-                )
-                errors["callback_at"] = (
-                    f"{window.reason}{reopening}. Choisissez un moment où le débiteur "
-                    "peut être appelé."
-                )
-
-    corrections: dict[str, str] = {}
-    if len(form.contact_phone.strip()) > MAX_PHONE_TEXT:
-        errors["contact_phone"] = f"Le numéro ne doit pas dépasser {MAX_PHONE_TEXT} caractères."
-    elif form.contact_phone.strip():
-        try:
-            corrections["phone"] = phone(form.contact_phone)
-        except BadValue as bad:
-            errors["contact_phone"] = bad.message
-    if len(form.contact_email.strip()) > MAX_CONTACT_EMAIL:
-        errors["contact_email"] = (
-            f"L'adresse e-mail ne doit pas dépasser {MAX_CONTACT_EMAIL} caractères."
-        )
-    elif form.contact_email.strip():
-        try:
-            corrections["email"] = email(form.contact_email)
-        except BadValue as bad:
-            errors["contact_email"] = bad.message
-    if len(form.contact_name.strip()) > MAX_CONTACT_NAME:
-        errors["contact_name"] = f"Le nom ne doit pas dépasser {MAX_CONTACT_NAME} caractères."
-    elif form.contact_name.strip():
-        corrections["full_name"] = form.contact_name.strip()
-    if corrections and contact is None:
-        errors["contact_id"] = "Choisissez le contact à corriger."
-
+        checked.append((handler, value))
     if errors:
         raise ValidationFailed(errors)
 
-    if call is None:
-        call = Call(
-            debtor_id=debtor_id,
-            agent_id=agent_id,
-            provider="manual",
-            started_at=now,
-            ended_at=now,
-            created_at=now,
-        )
-        session.add(call)
-    call.contact_id = contact.id if contact else None
-    call.to_number = call.to_number or (contact.phone or contact.mobile if contact else None)
-    call.disposition_code = disposition.code
-    call.non_payment_reason = reason or None
-    call.notes = notes
-    call.wrap_up_ended_at = now
-    if disposition.human_answered and call.answered_at is None:
-        call.answered_at = now
-    session.flush()
-
-    if corrections:
-        for name, value in corrections.items():
-            setattr(contact, name, value)
-        record_event(
-            session,
-            type="contact.updated",
-            actor_id=agent_id,
-            debtor_id=debtor_id,
-            payload={"contact_id": contact.id, "fields": sorted(corrections)},
-            at=now,
-        )
-
-    promise = None
-    if disposition.is_promise:
-        promise = Promise(
-            debtor_id=debtor_id,
-            call_id=call.id,
-            agent_id=agent_id,
-            amount_cents=promise_amount,
-            promised_date=promise_date,
-            grace_days=policy.grace_days,
-            tolerance_cents=policy.tolerance_cents,
-            created_at=now,
-        )
-        session.add(promise)
-        session.flush()
-        for invoice_id in promise_invoice_ids:
-            session.add(PromiseInvoice(promise_id=promise.id, invoice_id=invoice_id))
-        record_event(
-            session,
-            type="promise.created",
-            actor_id=agent_id,
-            debtor_id=debtor_id,
-            payload={
-                "id": promise.id,
-                "amount_cents": promise_amount,
-                "due_on": promise_date.isoformat(),
-                "invoice_ids": promise_invoice_ids,
-            },
-            at=now,
-        )
-
-    plan = None
-    if disposition.is_payment_plan:
-        plan = PaymentPlan(
-            debtor_id=debtor_id,
-            call_id=call.id,
-            agent_id=agent_id,
-            total_cents=plan_total,
-            created_at=now,
-        )
-        session.add(plan)
-        session.flush()
-        for sequence, (due_on, amount) in enumerate(plan_rows, start=1):
-            session.add(
-                Instalment(plan_id=plan.id, sequence=sequence, due_date=due_on, amount_cents=amount)
-            )
-        record_event(
-            session,
-            type="payment_plan.created",
-            actor_id=agent_id,
-            debtor_id=debtor_id,
-            payload={"id": plan.id, "total_cents": plan_total, "instalments": len(plan_rows)},
-            at=now,
-        )
-
-    dispute = None
-    if disposition.is_dispute:
-        dispute = Dispute(
-            debtor_id=debtor_id,
-            call_id=call.id,
-            opened_by_id=agent_id,
-            category=form.dispute_category,
-            description=form.dispute_description.strip()[:2000],
-            created_at=now,
-        )
-        session.add(dispute)
-        session.flush()
-        for invoice_id in dispute_invoice_ids:
-            session.add(DisputeInvoice(dispute_id=dispute.id, invoice_id=invoice_id))
-            invoices[invoice_id].disputed = True
-            invoices[invoice_id].updated_at = now
-        record_event(
-            session,
-            type="dispute.opened",
-            actor_id=agent_id,
-            debtor_id=debtor_id,
-            payload={
-                "id": dispute.id,
-                "category": dispute.category,
-                "category_label": DISPUTE_CATEGORIES[dispute.category],
-                "description": dispute.description,
-                "invoice_ids": dispute_invoice_ids,
-            },
-            at=now,
-        )
-
-    for pending in session.exec(
-        select(Callback).where(
-            Callback.debtor_id == debtor_id,
-            Callback.status == CallbackStatus.PENDING,
-            Callback.due_at <= now + timedelta(hours=1),
-        )
-    ).all():
-        pending.status = CallbackStatus.DONE
-
-    callback = None
-    if disposition.is_callback:
-        callback = Callback(
-            debtor_id=debtor_id,
-            call_id=call.id,
-            agent_id=agent_id if form.callback_personal else None,
-            personal=form.callback_personal,
-            due_at=callback_due,
-            reassign_after=callback_due
-            + timedelta(minutes=settings.queue.callback_reassign_minutes),
-            note=notes[:500],
-            created_at=now,
-        )
-        session.add(callback)
-        session.flush()
-        record_event(
-            session,
-            type="callback.scheduled",
-            actor_id=agent_id,
-            debtor_id=debtor_id,
-            payload={
-                "id": callback.id,
-                "due_at": callback_due.isoformat(),
-                "when_label": moment(callback_due, zone),
-                "personal": form.callback_personal,
-            },
-            at=now,
-        )
-
-    if disposition.is_do_not_call and not debtor.do_not_call:
-        debtor.do_not_call = True
-        debtor.updated_at = now
-        record_event(
-            session,
-            type="debtor.do_not_call",
-            actor_id=agent_id,
-            debtor_id=debtor_id,
-            payload={"reason": notes or disposition.label},
-            at=now,
-        )
-
+    call = _write_call(session, call, context, reason)
+    _correct_contact(context, corrections)
+    created = Created()
+    for handler, value in checked:
+        handler.apply(context, call, value, created)
+    _close_due_callbacks(session, debtor_id, now)
     record_event(
         session,
         type="call.outcome",
@@ -596,22 +228,7 @@ def record_outcome(
         },
         at=now,
     )
-
-    outbox = _queue_recap(
-        session,
-        settings=settings,
-        disposition=disposition,
-        debtor=debtor,
-        contact=contact,
-        agent=agent,
-        call=call,
-        promise=promise,
-        plan=plan,
-        dispute=dispute,
-        notes=notes,
-        now=now,
-    )
-
+    outbox = _queue_recap(session, context, call, created)
     session.exec(
         sa.update(QueueItem)
         .where(col(QueueItem.debtor_id) == debtor_id, QueueItem.claimed_by_id == agent_id)
@@ -620,7 +237,126 @@ def record_outcome(
     refresh_debtors(session, debtor_ids=[debtor_id], now=now, settings=settings)
     session.flush()
     no_recap = None if outbox else why_no_recap(disposition, contact, settings)
-    return OutcomeResult(call, disposition, promise, plan, dispute, callback, outbox, no_recap)
+    return OutcomeResult(
+        call,
+        disposition,
+        created.promise,
+        created.plan,
+        created.dispute,
+        created.callback,
+        outbox,
+        no_recap,
+    )
+
+
+def _reason_and_notes(form: OutcomeForm, errors: dict[str, str]) -> tuple[str, str]:
+    reason = form.reason.strip()
+    if reason and reason not in NON_PAYMENT_REASONS:
+        errors["reason"] = "Motif de retard inconnu."
+    notes = form.notes.strip()
+    if len(notes) > MAX_NOTES:
+        errors["notes"] = f"Les notes ne doivent pas dépasser {MAX_NOTES} caractères."
+    return reason, notes
+
+
+def _contact_and_corrections(
+    session: Session, form: OutcomeForm, debtor_id: int, errors: dict[str, str]
+) -> tuple[Contact | None, dict[str, str]]:
+    """The contact spoken to (ticked, else the right one) and the corrections typed."""
+    contacts = {
+        c.id: c for c in session.exec(select(Contact).where(Contact.debtor_id == debtor_id)).all()
+    }
+    if form.contact_id:
+        contact = contacts.get(int(form.contact_id)) if form.contact_id.isdigit() else None
+        if contact is None:
+            errors["contact_id"] = "Contact inconnu pour ce débiteur."
+    else:
+        contact = right_contact(list(contacts.values()))
+    corrections: dict[str, str] = {}
+    typed = {
+        "contact_phone": (form.contact_phone.strip(), MAX_PHONE_TEXT, "phone", phone),
+        "contact_email": (form.contact_email.strip(), MAX_CONTACT_EMAIL, "email", email),
+        "contact_name": (form.contact_name.strip(), MAX_CONTACT_NAME, "full_name", str.strip),
+    }
+    too_long = {
+        "contact_phone": f"Le numéro ne doit pas dépasser {MAX_PHONE_TEXT} caractères.",
+        "contact_email": f"L'adresse e-mail ne doit pas dépasser {MAX_CONTACT_EMAIL} caractères.",
+        "contact_name": f"Le nom ne doit pas dépasser {MAX_CONTACT_NAME} caractères.",
+    }
+    for field_name, (text, limit, attribute, parse) in typed.items():
+        if len(text) > limit:
+            errors[field_name] = too_long[field_name]
+        elif text:
+            try:
+                corrections[attribute] = parse(text)
+            except BadValue as bad:
+                errors[field_name] = bad.message
+    if corrections and contact is None:
+        errors["contact_id"] = "Choisissez le contact à corriger."
+    return contact, corrections
+
+
+def _open_invoices(session: Session, debtor_id: int) -> dict[int, Invoice]:
+    return {
+        i.id: i
+        for i in session.exec(
+            select(Invoice).where(
+                Invoice.debtor_id == debtor_id, Invoice.status == InvoiceStatus.OPEN
+            )
+        ).all()
+    }
+
+
+def _write_call(session: Session, call: Call | None, context: OutcomeContext, reason: str):
+    """The call row gets its outcome (a manual call without a row gets one)."""
+    now, contact, disposition = context.now, context.contact, context.disposition
+    if call is None:
+        call = Call(
+            debtor_id=context.debtor.id,
+            agent_id=context.agent_id,
+            provider="manual",
+            started_at=now,
+            ended_at=now,
+            created_at=now,
+        )
+        session.add(call)
+    call.contact_id = contact.id if contact else None
+    call.to_number = call.to_number or (contact.phone or contact.mobile if contact else None)
+    call.disposition_code = disposition.code
+    call.non_payment_reason = reason or None
+    call.notes = context.notes
+    call.wrap_up_ended_at = now
+    if disposition.human_answered and call.answered_at is None:
+        call.answered_at = now
+    session.flush()
+    return call
+
+
+def _correct_contact(context: OutcomeContext, corrections: dict[str, str]) -> None:
+    if not corrections:
+        return
+    for name, value in corrections.items():
+        setattr(context.contact, name, value)
+    record_event(
+        context.session,
+        type="contact.updated",
+        actor_id=context.agent_id,
+        debtor_id=context.debtor.id,
+        payload={"contact_id": context.contact.id, "fields": sorted(corrections)},
+        at=context.now,
+    )
+
+
+def _close_due_callbacks(session: Session, debtor_id: int, now: datetime) -> None:
+    """A callback due within the hour is the call just made: done."""
+    for pending in session.exec(
+        select(Callback).where(
+            Callback.debtor_id == debtor_id,
+            Callback.status == CallbackStatus.PENDING,
+            Callback.due_at <= now + timedelta(hours=1),
+        )
+    ).all():
+        pending.status = CallbackStatus.DONE
 
 
 def why_no_recap(disposition: Disposition, contact: Contact | None, settings: Settings) -> str:
@@ -639,33 +375,22 @@ def why_no_recap(disposition: Disposition, contact: Contact | None, settings: Se
 
 
 def _queue_recap(
-    session: Session,
-    *,
-    settings: Settings,
-    disposition: Disposition,
-    debtor: Debtor,
-    contact: Contact | None,
-    agent: User,
-    call: Call,
-    promise: Promise | None,
-    plan: PaymentPlan | None,
-    dispute: Dispute | None,
-    notes: str,
-    now: datetime,
+    session: Session, context: OutcomeContext, call: Call, created: Created
 ) -> OutboxEmail | None:
     """Hand the recap to the outbox: none without a template, an address, or consent."""
+    dispute = created.dispute
     return queue_recap(
         session,
-        template=disposition.recap_template,
-        settings=settings,
-        debtor=debtor,
-        contact=contact,
-        agent=agent,
+        template=context.disposition.recap_template,
+        settings=context.settings,
+        debtor=context.debtor,
+        contact=context.contact,
+        agent=session.get(User, context.agent_id),
         call_id=call.id,
-        now=now,
-        promise=promise,
-        plan=plan,
+        now=context.now,
+        promise=created.promise,
+        plan=created.plan,
         dispute=dispute,
         dispute_label=DISPUTE_CATEGORIES.get(dispute.category, "") if dispute else "",
-        notes=notes,
+        notes=context.notes,
     )

@@ -27,7 +27,7 @@ from callcenter.models import (
 )
 from tests.conftest import csrf_from
 from tests.factories import make_call, make_contact, make_debtor, make_email, make_invoice
-from tests.web.test_access import ALLOWED_ROLES, PUBLIC_ENDPOINTS, SIGNED_BLUEPRINTS
+from tests.web.test_access import ALLOWED_ROLES, KEY_BLUEPRINTS, PUBLIC_ENDPOINTS, SIGNED_BLUEPRINTS
 from tests.web.test_telephony_simulated import signed_in_client
 
 SECRET_NAME = "Atelier Témoin Confidentiel"
@@ -95,7 +95,7 @@ def _agent_routes(app, ids: dict[str, int]):
     """Every route an agent may open, each id argument set to the held debtor's rows."""
     for rule in app.url_map.iter_rules():
         blueprint = rule.endpoint.split(".")[0]
-        if rule.endpoint in PUBLIC_ENDPOINTS or blueprint in SIGNED_BLUEPRINTS:
+        if rule.endpoint in PUBLIC_ENDPOINTS or blueprint in SIGNED_BLUEPRINTS | KEY_BLUEPRINTS:
             continue
         if "agent" not in ALLOWED_ROLES[blueprint]:
             continue
