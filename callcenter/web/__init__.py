@@ -149,6 +149,7 @@ def _register_template_helpers(app: Flask, settings: Settings, clock: Clock) -> 
     @app.context_processor
     def product_context() -> dict[str, Any]:
         from callcenter.domain.accounts import AGENT_STATE_LABELS, ROLE_LABELS
+        from callcenter.domain.outcome_kinds import form_kinds, form_kinds_of
         from callcenter.domain.queue.ladder import SEGMENT_TITLES
 
         return {
@@ -157,6 +158,8 @@ def _register_template_helpers(app: Flask, settings: Settings, clock: Clock) -> 
             "agent_state_labels": AGENT_STATE_LABELS,
             "segment_titles": SEGMENT_TITLES,
             "show_mail_catcher": not settings.is_production,
+            "outcome_form_kinds": form_kinds(),
+            "outcome_kinds_of": form_kinds_of,
         }
 
 

@@ -6,9 +6,9 @@ debtor in the queue. A disposition of the catalogue (labels, order, active: admi
 selects its handlers by its flags or by its code (``OutcomeKind.selects``); a disposition
 that selects none (no answer, voicemail, refusal…) records the call and its notes only.
 
-A new kind: a module here with an ``OutcomeKind`` subclass, added to ``HANDLERS`` below,
-its fields in ``templates/agent/_outcome.html``, its tests. ``record_outcome`` is not
-edited.
+A new kind: a module here with an ``OutcomeKind`` subclass, added to ``HANDLERS`` below;
+its fields (if any) in ``templates/agent/outcome_kinds/<kind>.html``; its tests.
+``record_outcome`` is not edited.
 """
 
 from __future__ import annotations
@@ -45,6 +45,16 @@ def handlers_for(disposition: Disposition) -> list[OutcomeKind]:
     return [handler for handler in HANDLERS if handler.selects(disposition)]
 
 
+def form_kinds() -> list[str]:
+    """The kinds with fields on the outcome form, in order."""
+    return [handler.kind for handler in HANDLERS if handler.has_fields]
+
+
+def form_kinds_of(disposition: Disposition) -> str:
+    """The form sections a disposition shows (its radio button's ``data-flags``)."""
+    return " ".join(h.kind for h in handlers_for(disposition) if h.has_fields)
+
+
 __all__ = [
     "DISPUTE_CATEGORIES",
     "HANDLERS",
@@ -52,6 +62,8 @@ __all__ = [
     "OutcomeContext",
     "OutcomeForm",
     "OutcomeKind",
+    "form_kinds",
+    "form_kinds_of",
     "handlers_for",
     "register",
 ]

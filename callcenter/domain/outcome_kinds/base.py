@@ -113,6 +113,7 @@ class OutcomeKind:
     kind: ClassVar[str]
     flag: ClassVar[str | None] = None  # the catalogue's flag that selects this kind
     codes: ClassVar[tuple[str, ...]] = ()  # or the disposition codes it handles
+    has_fields: ClassVar[bool] = False  # its fields: templates/agent/outcome_kinds/<kind>.html
 
     def selects(self, disposition: Disposition) -> bool:
         return bool(self.flag and getattr(disposition, self.flag, False)) or (

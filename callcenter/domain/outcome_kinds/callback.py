@@ -40,6 +40,7 @@ def _moment(text: str, zone: ZoneInfo, now: datetime, errors: dict[str, str]):
 class CallbackKind(OutcomeKind):
     kind = "callback"
     flag = "is_callback"
+    has_fields = True
 
     def check(self, context: OutcomeContext):
         errors: dict[str, str] = {}

@@ -26,6 +26,7 @@ DISPUTE_CATEGORIES = {
 class DisputeKind(OutcomeKind):
     kind = "dispute"
     flag = "is_dispute"
+    has_fields = True
 
     def check(self, context: OutcomeContext):
         errors: dict[str, str] = {}

@@ -29,6 +29,7 @@ class CheckedPlan:
 class PaymentPlanKind(OutcomeKind):
     kind = "payment_plan"
     flag = "is_payment_plan"
+    has_fields = True
 
     def check(self, context: OutcomeContext):
         errors: dict[str, str] = {}

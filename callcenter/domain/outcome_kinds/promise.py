@@ -29,6 +29,7 @@ class CheckedPromise:
 class PromiseKind(OutcomeKind):
     kind = "promise"
     flag = "is_promise"
+    has_fields = True
 
     def check(self, context: OutcomeContext):
         errors: dict[str, str] = {}
