@@ -251,7 +251,7 @@ class SpeechSettings(_Section):
 class CockpitSettings(_Section):
     """Wallboard refresh and the colour thresholds of time in state, as contact centres use."""
 
-    refresh_seconds: int = Field(default=5, ge=1, le=5)
+    refresh_seconds: int = Field(default=3, ge=1, le=5)
     on_call_warn_seconds: int = Field(default=600, ge=1)
     on_call_alert_seconds: int = Field(default=1200, ge=1)
     wrap_up_warn_seconds: int = Field(default=120, ge=1)
