@@ -566,6 +566,7 @@ class _Generator:
                     "id": self._take_id("contacts"),
                     "debtor_id": debtor_id,
                     "full_name": f"{first} {last}",
+                    "civility": "Madame" if feminine else "Monsieur",
                     "role": role,
                     "phone": phone,
                     "mobile": mobile,

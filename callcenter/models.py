@@ -165,6 +165,7 @@ class Contact(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     debtor_id: int = Field(foreign_key="debtors.id", index=True)
     full_name: str = Field(max_length=120)
+    civility: str | None = Field(default=None, max_length=10)  # « Madame » or « Monsieur »
     role: str = Field(default="", max_length=80)
     phone: str | None = Field(default=None, max_length=16, index=True)
     mobile: str | None = Field(default=None, max_length=16)

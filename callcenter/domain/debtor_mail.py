@@ -130,6 +130,7 @@ class Recipient:
     contact_id: int
     name: str
     email: str
+    addressed_as: str = ""  # « Madame Dupré » (``addressing.addressed``); the name if empty
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ def debtor_email(
         company_name=company.name,
         company_signature=company.signature,
         debtor_name=debtor.name,
-        contact_name=recipient.name,
+        contact_name=recipient.addressed_as or recipient.name,
         agent_name=signer.name,
         agent_email=signer.email,
         payment=payment_details(settings, reference=reference, amount_cents=pay_cents),

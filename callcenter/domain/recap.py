@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from callcenter.config import Settings
+from callcenter.domain.addressing import addressed
 from callcenter.domain.debtor_mail import (
     DebtorEmail,
     MailInstalment,
@@ -186,7 +187,7 @@ def queue_recap(
         return None
     if contact is None or not contact.email or contact.email_opt_out:
         return None
-    recipient = Recipient(contact.id, contact.full_name, contact.email.strip())
+    recipient = Recipient(contact.id, contact.full_name, contact.email.strip(), addressed(contact))
     context = recap_email(
         session,
         template=template,

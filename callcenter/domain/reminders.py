@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from callcenter.config import Settings
+from callcenter.domain.addressing import addressed
 from callcenter.domain.audit import record_event
 from callcenter.domain.debtor_mail import (
     FIRST_REMINDER,
@@ -81,7 +82,9 @@ def choose_recipients(session: Session, debtor_ids: Iterable[int]) -> dict[int, 
             continue
         if contact.debtor_id in has_billing and not contact.is_billing:
             continue
-        chosen[contact.debtor_id] = Recipient(contact.id, contact.full_name, contact.email.strip())
+        chosen[contact.debtor_id] = Recipient(
+            contact.id, contact.full_name, contact.email.strip(), addressed(contact)
+        )
     return chosen
 
 

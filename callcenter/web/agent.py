@@ -14,6 +14,7 @@ from flask_login import current_user
 from sqlmodel import select
 from werkzeug.datastructures import MultiDict
 
+from callcenter.domain.addressing import greeting
 from callcenter.domain.brief import build_brief
 from callcenter.domain.calls import finish_wrap_up
 from callcenter.domain.correction import correct_outcome, correctable_call, correction_deadline
@@ -121,6 +122,7 @@ def _script_context(brief, agent: User, settings, history: ContactHistory) -> di
     promise = brief.broken_promise or next(iter(brief.pending_promises), None)
     context = {
         "agent": {"first_name": first, "last_name": last},
+        "greeting": greeting(brief.contact),
         "company": {"name": settings.company.name},
         "debtor": {"name": brief.debtor.name, "account_code": brief.debtor.account_code},
         "target_amount": money(brief.target.cents),

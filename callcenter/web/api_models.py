@@ -63,6 +63,7 @@ class DebtorIn(RecordIn):
 class ContactIn(RecordIn):
     account_code: str
     full_name: str
+    civility: str | None = Field(default=None, description="Madame ou Monsieur")
     role: str | None = None
     phone: str | None = None
     mobile: str | None = None

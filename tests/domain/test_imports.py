@@ -305,6 +305,25 @@ def test_contacts_phone_e164_email_and_errors(engine, tmp_path):
     assert row_counts(engine) == before
 
 
+def test_contacts_civility_as_written(engine, tmp_path):
+    _debtors(engine, tmp_path)
+    csv = (
+        "Code client;Civilité;Nom du contact;E-mail\n"
+        "C001;Mme;Anne Martin;compta@martin.example\n"
+        "C002;M.;Paul Dubois;\n"
+    )
+    report = do_import(engine, "contacts", write(tmp_path, "civilites.csv", csv))
+    assert report.ok, report.lines()
+    with Session(engine) as session:
+        civilities = {c.full_name: c.civility for c in session.exec(select(Contact)).all()}
+    assert civilities == {"Anne Martin": "Madame", "Paul Dubois": "Monsieur"}
+    bad = "Code client;Civilité;Nom du contact\nC001;Dr;Anne Martin\n"
+    report = do_import(engine, "contacts", write(tmp_path, "bad.csv", bad))
+    assert messages(report) == [
+        (2, "Civilité", "Civilité « Dr » non reconnue : attendu Madame ou Monsieur.")
+    ]
+
+
 # --- invoices -------------------------------------------------------------------------------
 
 

@@ -227,3 +227,18 @@ def test_a_contact_named_with_a_comma_stays_one_recipient(session, world):
         OutcomeForm("promise", promise_amount="100,00", promise_date=_in_days(3)),
     )
     assert getaddresses([email.to_address]) == [("Dupont, Jean", "jean@perrin.example")]
+
+
+def test_the_recap_greets_by_civility_and_surname_when_the_civility_is_known(session, world):
+    world["contact"].full_name = "Jean Dupont"
+    world["contact"].civility = "Monsieur"
+    session.add(world["contact"])
+    session.flush()
+    _, email = _record(
+        session,
+        world,
+        OutcomeForm("promise", promise_amount="1 000,00", promise_date=_in_days(7)),
+    )
+    assert email.body_text.startswith("Bonjour Monsieur Dupont,")
+    assert "Bonjour Monsieur Dupont," in email.body_html
+    assert "Jean Dupont" in email.to_address  # the address keeps the full name

@@ -16,6 +16,7 @@ from callcenter.domain.scripts import (
 
 BRIEF = {
     "agent": {"first_name": "Léa", "last_name": "Martin"},
+    "greeting": "Bonjour Madame Petit",
     "company": {"name": "Exemple SAS"},
     "debtor": {"name": "Boulangerie Durand SARL", "account_code": "411C00042"},
     "contact": {"name": "Mme Claire Petit", "role": "Comptabilité fournisseurs"},
@@ -141,3 +142,12 @@ def test_a_broken_promise_is_said_confirmed_in_writing_only_when_something_left(
     assert "confirmé par écrit" not in silent.steps[1].text
     written = render_script("promesse_non_tenue", BRIEF)
     assert "confirmé par écrit" in written.steps[1].text
+
+
+def test_the_agent_greets_by_civility_and_surname_and_says_who_calls():
+    script = render_script("premiere_relance", BRIEF)
+    assert script.steps[0].text.startswith(
+        "Bonjour Madame Petit, ici Léa Martin, de la société Exemple SAS."
+    )
+    unknown = render_script("premiere_relance", {**BRIEF, "greeting": "Bonjour"})
+    assert unknown.steps[0].text.startswith("Bonjour, ici Léa Martin, de la société")

@@ -186,6 +186,12 @@ def test_script_can_be_switched(client, login, portfolio):
         headers={"HX-Request": "true"},
     ).get_data(as_text=True)
     assert html.startswith('<div id="script"') and "Négociation d&#39;un échéancier" in html
+    first = client.get(
+        f"/agent/dossier/{debtor_id}/script?script=premiere_relance",
+        headers={"HX-Request": "true"},
+    ).get_data(as_text=True)
+    assert "<summary>Oubli</summary>" in first  # a section does not repeat its label
+    assert "Oubli — Oubli" not in first and "Litige — Litige sur la facture" in first
 
 
 def test_long_history_shows_the_latest_events_and_the_rest_on_demand(client, login, portfolio, app):

@@ -73,6 +73,7 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
     "contacts": (
         _f("account_code", "Code client", True, *ACCOUNT),
         _f("full_name", "Nom du contact", True, "Contact", "Interlocuteur", "Nom"),
+        _f("civility", "Civilité", False, "Titre", "Civ"),
         _f("role", "Fonction", False, "Rôle", "Poste"),
         _f("phone", "Téléphone", False, "Tél", "Tel", "Téléphone fixe", "Fixe"),
         _f("mobile", "Portable", False, "Mobile", "Téléphone portable", "Tél portable"),

@@ -47,6 +47,7 @@ class ContactRow:
     line: int
     account_code: str
     full_name: str
+    civility: str | None = None
     role: str | None = None
     phone: str | None = None
     mobile: str | None = None
@@ -213,7 +214,7 @@ def upsert_contacts(
         contact = existing.get((debtor_id, row.full_name.casefold()))
         values = {
             name: getattr(row, name)
-            for name in ("role", "phone", "mobile", "email", "is_billing")
+            for name in ("civility", "role", "phone", "mobile", "email", "is_billing")
             if getattr(row, name) not in (None, "")
         }
         if contact is None:

@@ -202,6 +202,7 @@ def _contacts(context: _Context) -> None:
             line,
             account or "",
             name or "",
+            civility=context.parse(line, row, "civility", v.civility),
             role=context.parse(line, row, "role", _text),
             phone=context.parse(line, row, "phone", v.phone),
             mobile=context.parse(line, row, "mobile", v.phone),

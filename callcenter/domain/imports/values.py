@@ -208,6 +208,26 @@ def email(value: str) -> str:
         raise BadValue(f"Adresse e-mail invalide « {value} ».") from None
 
 
+CIVILITIES = {
+    "madame": "Madame",
+    "mme": "Madame",
+    "mademoiselle": "Madame",
+    "mlle": "Madame",
+    "monsieur": "Monsieur",
+    "m": "Monsieur",
+    "mr": "Monsieur",
+}
+
+
+def civility(value: str) -> str:
+    """« Mme », « M. », « Monsieur »… as « Madame » or « Monsieur » (how a contact is
+    greeted; « Mademoiselle » is no longer used in French administration)."""
+    word = value.strip().lower().rstrip(".")
+    if word not in CIVILITIES:
+        raise BadValue(f"Civilité « {value} » non reconnue : attendu Madame ou Monsieur.")
+    return CIVILITIES[word]
+
+
 def flag(value: str) -> bool:
     word = value.strip().lower()
     if word in TRUE_WORDS:

@@ -1,5 +1,5 @@
 """API for the creditor's systems: tokens (stored hashed), idempotent write answers, and
-webhook endpoints with their deliveries
+webhook endpoints with their deliveries; the civility of contacts (greetings)
 
 Revision ID: 0012
 Revises: 0009
@@ -20,6 +20,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("civility", sa.String(length=10), nullable=True))
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -84,6 +86,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_column("civility")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_endpoints")
     with op.batch_alter_table("api_idempotency", schema=None) as batch_op:
