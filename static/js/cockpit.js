@@ -9,6 +9,12 @@ function drawChart(canvas) {
   const series = JSON.parse(canvas.dataset.series || "[]");
   const cents = canvas.dataset.cents === "1";
   const stacked = canvas.dataset.stacked === "1";
+  const percent = canvas.dataset.percent === "1";
+  const y = { stacked, beginAtZero: true };
+  if (percent) {
+    // a rate: the axis runs from 0 to 100 %, not from 0 to the highest bar
+    Object.assign(y, { min: 0, max: 100, ticks: { callback: (value) => `${value} %` } });
+  }
   const datasets = series.map((serie, index) => ({
     label: serie.label,
     data: cents ? serie.data.map((value) => value / 100) : serie.data,
@@ -24,7 +30,7 @@ function drawChart(canvas) {
       animation: false,
       responsive: true,
       locale: "fr-FR",
-      scales: { x: { stacked }, y: { stacked, beginAtZero: true } },
+      scales: { x: { stacked }, y },
     },
   });
 }

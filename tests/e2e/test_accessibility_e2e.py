@@ -127,6 +127,7 @@ def test_the_agent_workspace_has_no_serious_violation(
         "/supervision/cockpit/resultats",
         "/supervision/cockpit/recherche?q=Fromagerie",
         "/imports/",
+        "/api/v1/",
     ],
 )
 def test_supervisor_pages_have_no_serious_violation(
@@ -147,5 +148,22 @@ def test_the_admin_page_has_no_serious_violation(browser, live_server, make_user
     try:
         found = serious_violations(page, axe_source)
         assert found == [], " ;; ".join(found)
+    finally:
+        context.close()
+
+
+def test_the_kept_rate_chart_reads_in_percent(browser, live_server, make_user, floor):
+    context, page = _sign_in(browser, live_server, make_user("supervisor"), "/supervision/")
+    try:
+        page.goto(f"{live_server}/supervision/cockpit/resultats")
+        page.wait_for_load_state("networkidle")
+        scale = page.evaluate(
+            """() => {
+                const chart = Chart.getChart(document.querySelector('#kept-rate canvas'));
+                const y = chart.scales.y;
+                return [y.min, y.max, y.ticks.at(-1).label];
+            }"""
+        )
+        assert scale == [0, 100, "100 %"]
     finally:
         context.close()
