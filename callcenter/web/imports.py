@@ -210,6 +210,7 @@ def check():
         batches=_recent(),
         report=report,
         batch=batch,
+        form=form,  # the kind and the terms stay as chosen for the next file
     )
 
 
@@ -231,7 +232,13 @@ def _stored_report(batch: ImportBatch) -> ImportReport | None:
 @bp.get("/<int:batch_id>")
 def show(batch_id: int):
     batch = _batch(batch_id)
-    return _page("imports/home.html", batches=_recent(), report=_stored_report(batch), batch=batch)
+    return _page(
+        "imports/home.html",
+        batches=_recent(),
+        report=_stored_report(batch),
+        batch=batch,
+        form={"kind": batch.kind},
+    )
 
 
 GONE = "Ce fichier n'est plus disponible : renvoyez-le pour associer ses colonnes."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -368,3 +369,17 @@ def test_mapping_routes_need_the_csrf_token_and_refuse_agents(app, client, login
     assert client.get("/imports/sources?kind=debtors").status_code == 403
     assert _map(client, agent_token, 1, ERP_FORM).status_code == 403
     assert client.post("/imports/correspondances/1/supprimer", headers=headers).status_code == 403
+
+
+def test_the_file_type_stays_chosen_and_errors_read_in_line_order(client, login):
+    _user, token = login("supervisor")
+    contacts = (
+        "Code client;Nom du contact;Téléphone;E-mail\n"
+        "C001;Anne;12;compta@x.example\n"
+        "C002;Paul;01 42 68 53 00;faux@\n"
+        "C003;Zoé;13;\n"
+    ).encode()
+    html = _upload(client, token, "contacts", "contacts.csv", contacts).get_data(as_text=True)
+    assert '<option value="contacts" selected>' in html
+    lines = re.findall(r"<tr><td>(\d+)</td><td>", html.split('id="import-errors"')[1])
+    assert lines == sorted(lines, key=int) and len(lines) >= 3

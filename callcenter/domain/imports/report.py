@@ -98,6 +98,11 @@ class ImportReport:
         data["skipped"] = [Issue(**issue) for issue in data["skipped"]]
         return cls(**data)
 
+    @property
+    def errors_by_line(self) -> list[Issue]:
+        """The errors as a reader goes through the file: by line, the file-wide ones first."""
+        return sorted(self.errors, key=lambda issue: issue.line or 0)
+
     def lines(self) -> list[str]:
         """The report in French, line by line, for the terminal."""
         mode = "Simulation (rien n'est enregistré)" if self.dry_run else "Import"
@@ -125,7 +130,7 @@ class ImportReport:
             out.extend(_issue_line(issue) for issue in self.skipped)
         if self.error_count:
             out.append(f"Erreurs : {self.error_count} — rien n'a été enregistré.")
-            out.extend(_issue_line(issue) for issue in self.errors)
+            out.extend(_issue_line(issue) for issue in self.errors_by_line)
             if self.error_count > len(self.errors):
                 out.append(f"… et {self.error_count - len(self.errors)} autre(s) erreur(s).")
         return out
