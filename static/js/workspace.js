@@ -75,7 +75,7 @@ document.addEventListener("keydown", (event) => {
 // After a refused save, put the cursor on the first field to correct.
 document.addEventListener("htmx:afterSwap", (event) => {
   if (event.detail.xhr && event.detail.xhr.status === 422) {
-    const invalid = document.querySelector('#outcome [aria-invalid="true"]');
+    const invalid = document.querySelector('#outcome [aria-invalid="true"], #skip_reason[aria-invalid="true"]');
     if (invalid) invalid.focus();
   }
 });

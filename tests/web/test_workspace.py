@@ -171,6 +171,8 @@ def test_skip_needs_a_reason_and_release_gives_the_debtor_back(client, login, po
     refused = client.post(f"/agent/dossier/{debtor_id}/passer", data={}, headers=headers)
     assert refused.status_code == 422
     assert "Indiquez pourquoi" in refused.get_data(as_text=True)
+    # the error shows where the agent typed: the « Passer ce dossier » panel stays open
+    assert '<details class="skip" open>' in refused.get_data(as_text=True)
     released = client.post(f"/agent/dossier/{debtor_id}/liberer", headers=headers)
     assert "Dossier rendu à la file." in released.get_data(as_text=True)
     with Session(app.extensions["callcenter"].engine) as session:
