@@ -103,6 +103,28 @@ class RiskHints:
 
 
 @dataclass(frozen=True)
+class PaymentLine:
+    """A payment received: what the agent may quote back (« votre virement du … »)."""
+
+    paid_on: date
+    amount_cents: int
+    reference: str
+    invoices: list[str]
+
+
+@dataclass(frozen=True)
+class PaidInvoice:
+    number: str
+    amount_cents: int
+    due_date: date
+    paid_on: date | None
+
+    @property
+    def days_late(self) -> int | None:
+        return (self.paid_on - self.due_date).days if self.paid_on else None
+
+
+@dataclass(frozen=True)
 class Brief:
     debtor: Debtor
     owner_name: str | None
@@ -123,6 +145,8 @@ class Brief:
     script_code: str
     timeline: list[TimelineEntry] = field(default_factory=list)
     timeline_total: int = 0
+    payments: list[PaymentLine] = field(default_factory=list)
+    paid_invoices: list[PaidInvoice] = field(default_factory=list)
 
     @property
     def open_cents(self) -> int:
@@ -230,6 +254,48 @@ def target_amount(
         due_within_days=due_within_days,
         credit_cents=max(credit_cents, 0),
     )
+
+
+PAYMENT_HISTORY = 10
+
+
+def _payments(session: Session, debtor_id: int) -> list[PaymentLine]:
+    """The latest payments received, each with the invoices it settled."""
+    payments = session.exec(
+        select(Payment)
+        .where(Payment.debtor_id == debtor_id)
+        .order_by(sa.desc(Payment.paid_on), sa.desc(Payment.id))
+        .limit(PAYMENT_HISTORY)
+    ).all()
+    settled: dict[int, list[str]] = {p.id: [] for p in payments}
+    if settled:
+        for payment_id, number in session.exec(
+            select(PaymentAllocation.payment_id, Invoice.number)
+            .join(Invoice, col(Invoice.id) == PaymentAllocation.invoice_id)
+            .where(col(PaymentAllocation.payment_id).in_(list(settled)))
+            .order_by(Invoice.number)
+        ).all():
+            settled[payment_id].append(number)
+    return [PaymentLine(p.paid_on, p.amount_cents, p.reference, settled[p.id]) for p in payments]
+
+
+def _paid_invoices(session: Session, debtor_id: int) -> list[PaidInvoice]:
+    """The latest invoices paid in full, with the day their last payment arrived."""
+    rows = session.exec(
+        select(
+            Invoice.number,
+            Invoice.amount_cents,
+            Invoice.due_date,
+            sa.func.max(Payment.paid_on),
+        )
+        .join(PaymentAllocation, col(PaymentAllocation.invoice_id) == Invoice.id, isouter=True)
+        .join(Payment, col(Payment.id) == PaymentAllocation.payment_id, isouter=True)
+        .where(Invoice.debtor_id == debtor_id, Invoice.status == InvoiceStatus.PAID)
+        .group_by(Invoice.id, Invoice.number, Invoice.amount_cents, Invoice.due_date)
+        .order_by(sa.desc(Invoice.due_date), sa.desc(Invoice.number))
+        .limit(PAYMENT_HISTORY)
+    ).all()
+    return [PaidInvoice(number, amount, due, paid) for number, amount, due, paid in rows]
 
 
 def _average_days_late(session: Session, debtor_id: int) -> float | None:
@@ -359,6 +425,8 @@ def build_brief(
         situation=situation,
         script_code=SCRIPT_FOR_SITUATION[situation],
         timeline=timeline,
+        payments=_payments(session, debtor_id),
+        paid_invoices=_paid_invoices(session, debtor_id),
         timeline_total=timeline_total,
     )
 

@@ -70,6 +70,7 @@ def test_next_account_shows_the_brief_script_and_form(client, login, portfolio):
         "Promesse de paiement",
         "<kbd>1</kbd>",
         "Historique",
+        "Historique de paiement (0 règlement reçu)",
     ):
         assert expected in html, expected
     again = _next(client, token).get_data(as_text=True)
