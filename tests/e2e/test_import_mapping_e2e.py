@@ -36,6 +36,10 @@ def test_columns_of_an_unknown_file_are_associated_then_checked_again(
     expect(page.locator("#import-notice")).to_contain_text("Correspondance « Export ERP »")
     expect(page.locator("#import-counts")).to_contain_text("Débiteurs")
     expect(page.get_by_role("button", name="Appliquer l'import")).to_be_visible()
+    # the swapped-in form must be wired by htmx before its select reacts (a real user is slower)
+    page.wait_for_function(
+        "() => (document.getElementById('import-kind')['htmx-internal-data'] || {}).initHash"
+    )
     page.get_by_label("Type de fichier").select_option("invoices")
     expect(page.locator("#import-mapping-hint")).to_contain_text("Aucune source enregistrée")
     page.get_by_label("Type de fichier").select_option("debtors")
