@@ -153,11 +153,17 @@
         status.dataset.detail = "1";
       }
     }
-    const agentState = el("agent-state");
-    if (agentState && payload.agentStateLabel) agentState.textContent = payload.agentStateLabel;
+    if (payload.agentStateLabel) showAgentState(payload.agentStateLabel);
     setState(payload.state, payload.callId === undefined ? sp.callId : payload.callId);
     if (payload.state === "ended") stopPolling();
     wrapUpCountdown(payload);
+  }
+
+  // One state on screen: the toolbar's badge and the softphone's say the same, updated live.
+  function showAgentState(text) {
+    document.querySelectorAll('#agent-state, #softphone [data-role="agent-state"]').forEach((badge) => {
+      badge.textContent = text;
+    });
   }
 
   function formatDuration(seconds) {
@@ -172,12 +178,9 @@
     if (payload.agentState !== "wrap_up" || payload.wrapUpSecondsLeft == null) return;
     // The server says how long is left: the browser's own clock may be set differently.
     const limit = performance.now() + payload.wrapUpSecondsLeft * 1000;
-    const badge = el("agent-state");
     const tick = () => {
       const left = Math.max(0, Math.round((limit - performance.now()) / 1000));
-      if (badge) {
-        badge.textContent = `Post-appel ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
-      }
+      showAgentState(`Post-appel ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`);
       if (left === 0) {
         clearInterval(sp.wrapUpTimer);
         sp.wrapUpTimer = null;

@@ -36,10 +36,13 @@ def test_a_promise_for_the_target_amount_next_friday_in_a_few_keystrokes(
         expect(page.locator("#softphone[data-ready='1']")).to_have_count(1)
         page.keyboard.press("a")
         expect(phone.locator("[data-role=status]")).to_have_text("Sonnerie")
+        # one state on screen: the toolbar's badge follows the softphone's, live
+        expect(page.locator("#agent-state")).to_have_text("En appel")
         phone.get_by_role("button", name="Décroche").click()
         expect(phone.locator("[data-role=status]")).to_have_text("Décroché (une personne)")
         page.keyboard.press("h")
         expect(phone.locator("[data-role=agent-state]")).to_contain_text("Post-appel")
+        expect(page.locator("#agent-state")).to_contain_text("Post-appel")
 
         keys = ["1", "v", "Control+Enter"]  # promise, next Friday, save
         strokes = sum(len(key.split("+")) for key in keys)  # Ctrl+Entrée counts as two
