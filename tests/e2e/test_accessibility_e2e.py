@@ -167,3 +167,15 @@ def test_the_kept_rate_chart_reads_in_percent(browser, live_server, make_user, f
         assert scale == [0, 100, "100 %"]
     finally:
         context.close()
+
+
+def test_the_period_filter_stays_compact(browser, live_server, make_user, floor):
+    context, page = _sign_in(browser, live_server, make_user("supervisor"), "/supervision/")
+    try:
+        page.goto(f"{live_server}/supervision/cockpit/resultats")
+        widths = page.evaluate(
+            "() => ['du', 'au'].map(id => document.getElementById(id).getBoundingClientRect().width)"
+        )
+        assert all(0 < width <= 200 for width in widths), widths  # 1366 px wide page
+    finally:
+        context.close()
