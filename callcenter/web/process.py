@@ -18,7 +18,7 @@ from callcenter.domain.process import (
     forecast,
     send_back_to_calls,
 )
-from callcenter.domain.queue.ladder import LADDER_ACTION_LABELS, SEGMENT_LABELS
+from callcenter.domain.queue.ladder import LADDER_ACTION_LABELS
 from callcenter.models import CaseStatus, Debtor, DunningCase, Role
 from callcenter.web import clock, db, parse_id, state
 from callcenter.web.auth import guard_blueprint
@@ -38,7 +38,6 @@ def home():
         waiting=awaiting_approval(session),
         to_print=approved_formal_notices(session),
         action_labels=LADDER_ACTION_LABELS,
-        segment_labels=SEGMENT_LABELS,
     )
 
 

@@ -7,7 +7,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from callcenter.domain.process import cases_per_step
 from callcenter.domain.queue import explain_debtor
 from callcenter.domain.queue import report as queue_report
-from callcenter.domain.queue.ladder import SEGMENT_LABELS
 from callcenter.domain.queue.rules import exclusion_label
 from callcenter.formatting import quantity
 from callcenter.jobs.maintenance import recompute_queue
@@ -53,7 +52,6 @@ def home():
         top=queue_report.top_rows(session),
         exclusions=queue_report.exclusion_counts(session),
         steps=cases_per_step(session),
-        segment_labels=SEGMENT_LABELS,
         **context,
     )
 

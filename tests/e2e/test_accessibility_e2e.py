@@ -174,7 +174,8 @@ def test_the_period_filter_stays_compact(browser, live_server, make_user, floor)
     try:
         page.goto(f"{live_server}/supervision/cockpit/resultats")
         widths = page.evaluate(
-            "() => ['du', 'au'].map(id => document.getElementById(id).getBoundingClientRect().width)"
+            "() => ['du', 'au'].map(id => document.getElementById(id)"
+            ".getBoundingClientRect().width)"
         )
         assert all(0 < width <= 200 for width in widths), widths  # 1366 px wide page
     finally:
