@@ -42,9 +42,13 @@ from callcenter.formatting import day, money, number, phone, quantity
 from callcenter.models import (
     Call,
     Callback,
+    Dispute,
+    DisputeInvoice,
+    Instalment,
     OutboxEmail,
     PaymentPlan,
     Promise,
+    PromiseInvoice,
     QueueItem,
     QueueState,
     Role,
@@ -170,7 +174,8 @@ def _workspace_context(
         "reasons": NON_PAYMENT_REASONS,
         "dispute_categories": DISPUTE_CATEGORIES,
         "scripts": available_scripts(),
-        "plan_rows": PLAN_ROWS,
+        # room for every instalment already typed or saved (a correction), four at least
+        "plan_rows": max(PLAN_ROWS, len(getattr(extra.get("form"), "getlist", list)("plan_dates"))),
         "speech_enabled": bool(settings.speech.model_path),
         "simulated_telephony": settings.telephony.provider == "simulated",
         "form": MultiDict(),
@@ -372,9 +377,36 @@ def _form_of_call(session, call: Call) -> MultiDict:
     if promise is not None:
         form["promise_amount"] = number(promise.amount_cents / 100, 2)
         form["promise_date"] = promise.promised_date.isoformat()
+        form.setlist(
+            "promise_invoices",
+            [
+                str(i)
+                for i in session.exec(
+                    select(PromiseInvoice.invoice_id).where(PromiseInvoice.promise_id == promise.id)
+                ).all()
+            ],
+        )
     plan = session.exec(select(PaymentPlan).where(PaymentPlan.call_id == call.id)).first()
     if plan is not None:
         form["plan_total"] = number(plan.total_cents / 100, 2)
+        instalments = session.exec(
+            select(Instalment).where(Instalment.plan_id == plan.id).order_by(Instalment.sequence)
+        ).all()
+        form.setlist("plan_dates", [i.due_date.isoformat() for i in instalments])
+        form.setlist("plan_amounts", [number(i.amount_cents / 100, 2) for i in instalments])
+    dispute = session.exec(select(Dispute).where(Dispute.call_id == call.id)).first()
+    if dispute is not None:
+        form["dispute_category"] = dispute.category
+        form["dispute_description"] = dispute.description
+        form.setlist(
+            "dispute_invoices",
+            [
+                str(i)
+                for i in session.exec(
+                    select(DisputeInvoice.invoice_id).where(DisputeInvoice.dispute_id == dispute.id)
+                ).all()
+            ],
+        )
     callback = session.exec(select(Callback).where(Callback.call_id == call.id)).first()
     if callback is not None:
         form["callback_at"] = callback.due_at.astimezone(zone).strftime("%Y-%m-%dT%H:%M")

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from callcenter.db import session_scope
 from callcenter.domain.dispositions import sync_default_dispositions
 from callcenter.domain.queue import refresh_all, sync_ladder
-from callcenter.models import Event, OutboxEmail, Promise, QueueItem, utcnow
+from callcenter.models import Call, Event, Invoice, OutboxEmail, Promise, QueueItem, utcnow
 from tests.conftest import TEST_PASSWORD, csrf_from, make_settings
 from tests.factories import make_contact, make_debtor, make_invoice
 
@@ -251,3 +251,54 @@ def test_the_script_says_we_already_spoke_only_after_an_answered_call(
         )
     spoken = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Nous avons déjà pris contact avec vous" in spoken
+
+
+def test_a_correction_opens_with_the_plan_and_the_dispute_as_saved(client, login, portfolio, app):
+    _agent, token = login("agent")
+    headers = {"HX-Request": "true", "X-CSRFToken": token}
+    debtor_id = _debtor_id(_next(client, token).get_data(as_text=True))
+    first = date.today() + timedelta(days=7)
+    dates = [(first + timedelta(days=30 * k)).isoformat() for k in range(5)]
+    saved = client.post(
+        f"/agent/dossier/{debtor_id}/issue",
+        data={
+            "disposition": "payment_plan",
+            "plan_total": "2 500,00",
+            "plan_dates": dates,
+            "plan_amounts": ["500,00"] * 5,
+        },
+        headers=headers,
+    )
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    with Session(app.extensions["callcenter"].engine) as session:
+        call = session.exec(select(Call).where(Call.disposition_code == "payment_plan")).one()
+    form = client.get(f"/agent/appel/{call.id}/corriger").get_data(as_text=True)
+    for when in dates:  # the five instalments, the fifth beyond the four empty rows
+        assert f'value="{when}"' in form
+    assert form.count('name="plan_amounts"') == 5 and 'value="500,00"' in form
+
+
+def test_a_dispute_correction_keeps_its_invoices_tickable_and_ticked(client, login, portfolio, app):
+    _agent, token = login("agent")
+    headers = {"HX-Request": "true", "X-CSRFToken": token}
+    debtor_id = _debtor_id(_next(client, token).get_data(as_text=True))
+    with Session(app.extensions["callcenter"].engine) as session:
+        invoice = session.exec(select(Invoice).where(Invoice.debtor_id == debtor_id)).first()
+    saved = client.post(
+        f"/agent/dossier/{debtor_id}/issue",
+        data={
+            "disposition": "dispute",
+            "dispute_category": "prix",
+            "dispute_description": "Remise de 5 % oubliée",
+            "dispute_invoices": [str(invoice.id)],
+        },
+        headers=headers,
+    )
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    with Session(app.extensions["callcenter"].engine) as session:
+        call = session.exec(select(Call).where(Call.disposition_code == "dispute")).one()
+    form = client.get(f"/agent/appel/{call.id}/corriger").get_data(as_text=True)
+    box = re.search(rf'name="dispute_invoices" value="{invoice.id}"[^>]*>', form).group(0)
+    assert "checked" in box and "disabled" not in box
+    assert '<option value="prix" selected>' in form
+    assert "Remise de 5 % oubliée" in form
