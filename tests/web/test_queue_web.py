@@ -47,8 +47,8 @@ def test_page_shows_depth_top_rows_and_exclusions(app, client, login, settings):
     listed = client.get("/supervision/file/", query_string={"motif": "do_not_call"}).get_data(
         as_text=True
     )
-    assert "Exclus pour « Ne pas appeler : opposition enregistrée »" in listed
-    assert "Garage Dupuis" in listed.split("Exclus pour")[1]
+    assert "Débiteurs exclus — Ne pas appeler : opposition enregistrée" in listed
+    assert "Garage Dupuis" in listed.split("Débiteurs exclus —")[1]
 
 
 def test_why_not_in_the_queue(app, client, login, settings):
