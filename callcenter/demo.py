@@ -29,6 +29,7 @@ from stdnum import luhn
 from callcenter.db import is_postgres
 from callcenter.domain.accounts import create_user
 from callcenter.domain.errors import DomainError
+from callcenter.formatting import quantity
 from callcenter.models import (
     Contact,
     Debtor,
@@ -278,7 +279,7 @@ def generate_demo(
         existing = session.execute(sa.select(sa.func.count()).select_from(Debtor)).scalar_one()
         if existing:
             raise DomainError(
-                f"La base contient déjà des débiteurs : {existing} fiche(s). "
+                f"La base contient déjà des débiteurs : {quantity(existing, 'fiche')}. "
                 "Les données de démonstration ne se chargent que dans une base vide."
             )
         users = _create_users(session, today)

@@ -29,7 +29,7 @@ VALID = {
         "amount": "10,00",
     },
 }
-OWN_PARSER = {"siren", "phone", "mobile", "email", "currency"}
+OWN_PARSER = {"siren", "phone", "mobile", "email", "currency", "civility"}
 BOUNDED = [
     (kind, spec.name, spec.label)
     for kind, specs in FIELDS.items()

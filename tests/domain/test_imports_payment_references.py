@@ -45,7 +45,7 @@ def test_a_reference_reused_with_another_date_or_amount_is_reported_with_its_lin
     assert report.ok, report.lines()
     assert report.counts["payments"].updated == 1
     assert [note for note in report.notes if "VIR" in note or "Attention" in note] == [
-        "Attention : 1 référence(s) de règlement déjà enregistrée(s) avec une autre date ou un "
+        "Attention : 1 référence de règlement déjà enregistrée avec une autre date ou un "
         "autre montant.",
         "Ligne 3, colonne « Référence » : le règlement « VIR-1 » déjà enregistré (10/03/2025, "
         "40,00\u00a0€) est remplacé par 15/04/2025, 55,00\u00a0€ et affecté de nouveau ; s'il "

@@ -31,6 +31,7 @@ from callcenter.domain.imports.sources import FileRefused, Table, open_table
 from callcenter.domain.imports.tabular import Progress, import_table
 from callcenter.domain.promises import debtors_with_open_commitments, refresh_commitments
 from callcenter.domain.queue import refresh_all, refresh_debtors
+from callcenter.formatting import quantity
 from callcenter.models import Event
 
 IMPORT_KINDS = (*KINDS, "fec")
@@ -150,7 +151,8 @@ def records_table(kind: str, records: list[dict[str, str]]) -> Table:
         header_line=1,
         rows=rows,
         progress=lambda: (len(records), len(records)),
-        description=f"{len(records)} enregistrement(s) reçus par l'API",
+        description=quantity(len(records), "enregistrement reçu", "enregistrements reçus")
+        + " par l'API",
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from callcenter.formatting import quantity
+
 MAX_REPORTED_ISSUES = 1_000
 
 ENTITY_LABELS = {
@@ -114,15 +116,14 @@ class ImportReport:
         for entity, counts in self.counts.items():
             out.append(
                 f"{ENTITY_LABELS.get(entity, entity)} : {counts.created} à créer, "
-                f"{counts.updated} à mettre à jour, {counts.unchanged} inchangé(s)"
+                f"{counts.updated} à mettre à jour, "
+                f"{quantity(counts.unchanged, 'inchangé')}"
             )
         if self.allocation:
             out.append(
-                "Règlements : {allocations} affectation(s), {paid_invoices} facture(s) soldée(s), "
-                "{credit_payments} avec avoir restant au débiteur, {unmatched} sans facture "
-                "correspondante (portés au crédit du débiteur)".format(
-                    **_allocation_defaults(self.allocation)
-                )
+                "Règlements : {allocations}, {paid_invoices}, {credit_payments} avec avoir restant "
+                "au débiteur, {unmatched} sans facture correspondante (portés au crédit du "
+                "débiteur)".format(**_allocation_words(self.allocation))
             )
         out.extend(self.notes)
         if self.skipped_count:
@@ -132,13 +133,22 @@ class ImportReport:
             out.append(f"Erreurs : {self.error_count} — rien n'a été enregistré.")
             out.extend(_issue_line(issue) for issue in self.errors_by_line)
             if self.error_count > len(self.errors):
-                out.append(f"… et {self.error_count - len(self.errors)} autre(s) erreur(s).")
+                rest = self.error_count - len(self.errors)
+                out.append(f"… et {quantity(rest, 'autre erreur', 'autres erreurs')}.")
         return out
 
 
-def _allocation_defaults(allocation: dict[str, int]) -> dict[str, int]:
-    keys = ("allocations", "paid_invoices", "credit_payments", "unmatched")
-    return {key: allocation.get(key, 0) for key in keys}
+def _allocation_words(allocation: dict[str, int]) -> dict[str, str]:
+    count = {
+        key: allocation.get(key, 0)
+        for key in ("allocations", "paid_invoices", "credit_payments", "unmatched")
+    }
+    return {
+        "allocations": quantity(count["allocations"], "affectation"),
+        "paid_invoices": quantity(count["paid_invoices"], "facture soldée", "factures soldées"),
+        "credit_payments": str(count["credit_payments"]),
+        "unmatched": str(count["unmatched"]),
+    }
 
 
 def _issue_line(issue: Issue) -> str:

@@ -34,7 +34,7 @@ from callcenter.domain.imports.entities import (
 from callcenter.domain.imports.report import ImportReport
 from callcenter.domain.imports.sources import Table
 from callcenter.domain.imports.staging import InvoiceStage
-from callcenter.formatting import money
+from callcenter.formatting import money, quantity
 
 BATCH_ROWS = 20_000
 Progress = Callable[[int, int], None]
@@ -319,8 +319,13 @@ def _reused_references(context: _Context, rows: list[PaymentRow]) -> None:
             )
     if changed:
         context.report.notes.append(
-            f"Attention : {len(changed)} référence(s) de règlement déjà enregistrée(s) avec "
-            "une autre date ou un autre montant."
+            "Attention : "
+            + quantity(
+                len(changed),
+                "référence de règlement déjà enregistrée",
+                "références de règlement déjà enregistrées",
+            )
+            + " avec une autre date ou un autre montant."
         )
         context.report.notes.extend(changed[:MAX_LISTED])
         if len(changed) > MAX_LISTED:

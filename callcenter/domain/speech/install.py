@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from callcenter.domain.errors import DomainError
+from callcenter.formatting import quantity
 
 KNOWN_MODEL_NAME = "vosk-model-small-fr-0.22"
 MAX_UNPACKED_BYTES = 4 * 1024**3
@@ -81,7 +82,7 @@ class Installed:
         if not self.verification.known:
             lines.append(
                 f"Il ne correspond pas au modèle officiel {KNOWN_MODEL_NAME} "
-                f"({len(self.verification.differences)} écart(s), par exemple : "
+                f"({quantity(len(self.verification.differences), 'écart')}, par exemple : "
                 + "; ".join(self.verification.differences[:3])
                 + ")."
             )
