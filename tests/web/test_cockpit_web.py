@@ -76,7 +76,7 @@ def test_the_wallboard_page_and_its_polled_fragment(client, login, engine_of):
     page = client.get("/supervision/cockpit/")
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert 'hx-trigger="every 5s"' in text and "<h1>Tableau mural</h1>" in text
+    assert 'hx-trigger="every 3s"' in text and "<h1>Tableau mural</h1>" in text
     assert "Alice Martin" in text and "ACME SARL" in text and "Relance courante" in text
     assert "level-alert" in text  # 25 minutes on a call: past the 20-minute alert threshold
     fragment = client.get("/supervision/cockpit/", headers={"HX-Request": "true"})

@@ -1,7 +1,7 @@
 """API for the creditor's systems: tokens (stored hashed), idempotent write answers, and
 webhook endpoints with their deliveries; the civility of contacts (greetings)
 
-Revision ID: 0012
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-02 20:30:00
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 from callcenter.models import UTCDateTime
 
-revision: str = "0012"
+revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
