@@ -736,9 +736,9 @@ def test_payments_allocate_explicit_first_then_oldest_with_credit_and_unmatched(
         "credit_cents": 7000,
     }
     assert (
-        "70,00\u00a0€ non affecté(s) à une facture (trop-perçus, règlements ou avoirs sans "
-        "facture ouverte) porté(s) au crédit des débiteurs : ce crédit réduit leur solde et ira "
-        "à leurs prochaines factures."
+        "70,00\u00a0€ de règlements non affectés à une facture (trop-perçus, règlements ou "
+        "avoirs sans facture ouverte), portés au crédit des débiteurs : ce crédit réduit leur "
+        "solde et ira à leurs prochaines factures."
     ) in report.notes
     invoices, payments, credits = _state(engine)
     assert invoices["A-3"] == (0, "paid")

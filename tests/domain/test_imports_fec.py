@@ -65,7 +65,7 @@ def test_second_real_fec_cash_basis_payment_type_sub_accounts_are_not_debtors(en
     assert "CCB « RECETTE CB » : un moyen de paiement" in report.skipped[0].message
     assert "Colonnes supplémentaires ignorées : DateRglt, ModeRglt, NatOp." in report.notes
     [note] = [n for n in report.notes if "non attribuable" in n]
-    assert note.startswith("153 écriture(s) client non attribuable(s), ignorée(s)")
+    assert note.startswith("153 écritures client non attribuables, ignorées")
     assert (
         "CCB « RECETTE CB » (134), CCHQ « RECETTE CHQ » (10), CESP « RECETTE ESPECES » (7), "
         "CVIR « RECETTES VIREMENT » (2) sont des moyens de paiement"
@@ -113,10 +113,10 @@ def test_cash_basis_fec_maps_id_client_to_debtor_or_skips(engine, tmp_path):
     assert report.counts["invoices"].created == 4
     assert report.counts["payments"].created == 1
     assert any(
-        note.startswith("3 client(s) identifié(s) par la colonne IdClient") for note in report.notes
+        note.startswith("3 clients identifiés par la colonne IdClient") for note in report.notes
     )
     [note] = [n for n in report.notes if "non attribuable" in n]
-    assert note.startswith("2 écriture(s) client non attribuable(s)")
+    assert note.startswith("2 écritures client non attribuables")
     assert "CESP « Clients espèces » (2)" in note
     assert f"{money(5000)} au débit (ventes), {money(2000)} au crédit" in note
     with Session(engine) as session:

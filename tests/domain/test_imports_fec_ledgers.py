@@ -47,11 +47,11 @@ def test_a_cut_fec_line_is_refused_with_its_line_and_nothing_written(engine, tmp
         (
             4,
             None,
-            "Ligne incomplète : 13 colonne(s) lue(s), 18 attendue(s) d'après l'en-tête "
+            "Ligne incomplète : 13 colonnes lues, 18 attendues d'après l'en-tête "
             "(ligne coupée ou séparateur manquant).",
         )
     ]
-    assert "  Ligne 4 : Ligne incomplète : 13 colonne(s) lue(s)" in "\n".join(report.lines())
+    assert "  Ligne 4 : Ligne incomplète : 13 colonnes lues" in "\n".join(report.lines())
     assert row_counts(engine) == before
 
 
@@ -72,7 +72,7 @@ def test_an_unbalanced_entry_is_reported_with_its_first_line_and_the_gap(engine,
     assert report.counts["invoices"].created == 3
     notes = [note for note in report.notes if "déséquilibrée" in note]
     assert notes == [
-        "Attention : 1 écriture(s) déséquilibrée(s) (débits différents des crédits). Un FEC ne "
+        "Attention : 1 écriture déséquilibrée (débits différents des crédits). Un FEC ne "
         "contient que des écritures équilibrées : le fichier est peut-être incomplet ou "
         "modifié ; vérifiez-le avec votre expert-comptable.",
         "Ligne 4 : écriture déséquilibrée (journal VE, écriture n° 2) : 80,00\u00a0€ au débit, "
@@ -124,7 +124,8 @@ def test_an_opening_credit_balance_becomes_the_customers_credit_then_pays_the_ne
     assert report.allocation["unmatched"] == 1
     assert report.allocation["credit_cents"] == 5603
     assert any(
-        note.startswith("56,03\u00a0€ non affecté(s) à une facture") for note in report.notes
+        note.startswith("56,03\u00a0€ de règlements non affectés à une facture")
+        for note in report.notes
     ), report.notes
     assert _credits(engine) == {"C1": 5603}
     with Session(engine) as session:
@@ -135,8 +136,8 @@ def test_an_opening_credit_balance_becomes_the_customers_credit_then_pays_the_ne
     report = do_import(engine, "fec", write(tmp_path, "later.txt", later))
     assert report.ok, report.lines()
     assert (
-        "Crédit déjà au compte de 1 débiteur(s) affecté aux factures ouvertes : 56,03\u00a0€ "
-        "sur 1 facture(s), dont 0 soldée(s)."
+        "Crédit déjà au compte de 1 débiteur affecté aux factures ouvertes : 56,03\u00a0€ "
+        "sur 1 facture, dont 0 soldée."
     ) in report.notes
     assert _open(engine) == {"F7": 10000 - 5603}
     assert _credits(engine) == {"C1": 0}
@@ -246,8 +247,8 @@ def test_an_invoice_corrected_below_what_was_paid_gives_the_excess_back_as_credi
     report = do_import(engine, "invoices", write(tmp_path, "i2.csv", corrected))
     assert report.ok, report.lines()
     assert (
-        "20,00\u00a0€ déjà payé(s) au-delà du nouveau montant de factures corrigées à la "
-        "baisse : rendu(s) au crédit des débiteurs."
+        "20,00\u00a0€ déjà payés au-delà du nouveau montant de factures corrigées à la "
+        "baisse : rendus au crédit des débiteurs."
     ) in report.notes
     assert _credits(engine) == {"C1": 2000}
     with Session(engine) as session:

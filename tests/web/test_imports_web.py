@@ -121,7 +121,7 @@ def test_real_fec_upload_full_page_then_skipped_lines(client, login):
     assert response.status_code == 200
     assert "<html" in html and 'id="import-counts"' in html
     assert "<td>Factures</td><td>0</td>" in html
-    assert "153 écriture(s) client non attribuable(s)" in html
+    assert "153 écritures client non attribuables" in html
     assert "Lignes ignorées (153)" in html
     assert "ne contient pas d&#39;échéance" not in html, "rien à importer : pas de note d'échéance"
     header = "\t".join(FEC_COLUMNS)

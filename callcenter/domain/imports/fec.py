@@ -51,7 +51,7 @@ from callcenter.domain.imports.report import ImportReport
 from callcenter.domain.imports.sources import Table
 from callcenter.domain.imports.staging import InvoiceStage
 from callcenter.domain.imports.tabular import Progress, apply_payments, spend_credit
-from callcenter.formatting import money
+from callcenter.formatting import money, quantity
 from callcenter.models import Payment
 
 FEC_COLUMNS = (
@@ -144,7 +144,12 @@ class _Unattributed:
         )
         total = sum(self.lines.values())
         return (
-            f"{total} écriture(s) client non attribuable(s), ignorée(s) : les sous-comptes 411 "
+            quantity(
+                total,
+                "écriture client non attribuable, ignorée",
+                "écritures client non attribuables, ignorées",
+            )
+            + " : les sous-comptes 411 "
             f"{accounts} sont des moyens de paiement (recettes encaissées), pas des clients, et "
             f"{why} ne permet pas de retrouver le client. Aucun débiteur n'est créé pour eux. "
             f"Montants non attribués : {money(self.debit)} au débit (ventes), "
@@ -208,9 +213,11 @@ class _Entries:
         if not unbalanced:
             return
         report.notes.append(
-            f"Attention : {len(unbalanced)} écriture(s) déséquilibrée(s) (débits différents "
-            "des crédits). Un FEC ne contient que des écritures équilibrées : le fichier est "
-            "peut-être incomplet ou modifié ; vérifiez-le avec votre expert-comptable."
+            "Attention : "
+            + quantity(len(unbalanced), "écriture déséquilibrée", "écritures déséquilibrées")
+            + " (débits différents des crédits). Un FEC ne contient que des écritures "
+            "équilibrées : le fichier est peut-être incomplet ou modifié ; vérifiez-le avec "
+            "votre expert-comptable."
         )
         for line, journal, number, debit, credit in sorted(unbalanced)[:MAX_LISTED]:
             report.notes.append(
@@ -219,7 +226,7 @@ class _Entries:
                 f"écart de {money(abs(debit - credit))}."
             )
         if len(unbalanced) > MAX_LISTED:
-            report.notes.append(f"… et {len(unbalanced) - MAX_LISTED} autre(s).")
+            report.notes.append(f"… et {quantity(len(unbalanced) - MAX_LISTED, 'autre')}.")
 
 
 def import_fec(
@@ -245,7 +252,12 @@ def import_fec(
         report.error(
             table.header_line,
             None,
-            "Ce fichier n'est pas un FEC : colonne(s) obligatoire(s) absente(s) : "
+            "Ce fichier n'est pas un FEC : "
+            + (
+                "colonne obligatoire absente : "
+                if len(missing) == 1
+                else "colonnes obligatoires absentes : "
+            )
             + ", ".join(missing)
             + ".",
         )
@@ -284,7 +296,8 @@ def import_fec(
             report.error(
                 line,
                 None,
-                f"Ligne incomplète : {len(cells)} colonne(s) lue(s), {declared} attendue(s) "
+                f"Ligne incomplète : {quantity(len(cells), 'colonne lue', 'colonnes lues')}, "
+                f"{quantity(declared, 'attendue')} "
                 "d'après l'en-tête (ligne coupée ou séparateur manquant).",
             )
             continue
@@ -397,7 +410,8 @@ def import_fec(
         )
     if by_client_id:
         report.notes.append(
-            f"{len(by_client_id)} client(s) identifié(s) par la colonne IdClient (écritures "
+            quantity(len(by_client_id), "client identifié", "clients identifiés")
+            + " par la colonne IdClient (écritures "
             "sur un sous-compte 411 de moyen de paiement ou sans compte auxiliaire)."
         )
         _name_client_ids(session, names, by_client_id)
@@ -517,7 +531,10 @@ def _payment_references(
             "déjà importé est mis à jour, il n'est pas ajouté une seconde fois."
         )
     if len(changed) > MAX_LISTED:
-        report.notes.append(f"… et {len(changed) - MAX_LISTED} autre(s) ligne(s) modifiée(s).")
+        rest = quantity(
+            len(changed) - MAX_LISTED, "autre ligne modifiée", "autres lignes modifiées"
+        )
+        report.notes.append(f"… et {rest}.")
     return wanted
 
 
@@ -619,7 +636,9 @@ def _group_invoices(
     )
     report.notes.append(
         "Factures : une par numéro de pièce (PieceRef) quand il n'apparaît que dans une seule "
-        f"écriture ; {len(shared)} numéro(s) de pièce reviennent dans plusieurs écritures, par "
+        "écriture ; "
+        + quantity(len(shared), "numéro de pièce revient", "numéros de pièce reviennent")
+        + " dans plusieurs écritures, par "
         f"exemple {examples} : ce ne sont pas des numéros de facture, leurs lignes donnent une "
         "facture par écriture de vente et par client (journal, numéro et date d'écriture), "
         "datée par sa date de pièce et numérotée « pièce · journal numéro »."

@@ -329,7 +329,7 @@ def _reused_references(context: _Context, rows: list[PaymentRow]) -> None:
         )
         context.report.notes.extend(changed[:MAX_LISTED])
         if len(changed) > MAX_LISTED:
-            context.report.notes.append(f"… et {len(changed) - MAX_LISTED} autre(s).")
+            context.report.notes.append(f"… et {quantity(len(changed) - MAX_LISTED, 'autre')}.")
 
 
 def apply_payments(
@@ -350,8 +350,9 @@ def apply_payments(
         credit = report.allocation.get("credit_cents", 0)
         if credit:
             report.notes.append(
-                f"{money(credit)} non affecté(s) à une facture (trop-perçus, règlements ou "
-                "avoirs sans facture ouverte) porté(s) au crédit des débiteurs : ce crédit "
+                f"{money(credit)} de règlements non affectés à une facture (trop-perçus, "
+                "règlements ou avoirs sans facture ouverte), portés au crédit des débiteurs : "
+                "ce crédit "
                 "réduit leur solde et ira à leurs prochaines factures."
             )
 
@@ -460,7 +461,8 @@ def _invoices(context: _Context) -> None:
     stage.check(report, titles)
     if i_due is not None and derived_due:
         report.notes.append(
-            f"{derived_due} facture(s) sans échéance : échéance = date de facture + délai de "
+            quantity(derived_due, "facture sans échéance", "factures sans échéance")
+            + " : échéance = date de facture + délai de "
             "paiement du débiteur."
         )
     if not report.ok:
@@ -483,13 +485,14 @@ def spend_credit(
     released = release_overpaid(session, debtor_ids, now=now)
     if released:
         report.notes.append(
-            f"{money(released)} déjà payé(s) au-delà du nouveau montant de factures corrigées "
-            "à la baisse : rendu(s) au crédit des débiteurs."
+            f"{money(released)} déjà payés au-delà du nouveau montant de factures corrigées "
+            "à la baisse : rendus au crédit des débiteurs."
         )
     stats = apply_credit(session, debtor_ids, now=now)
     if stats["credit_cents"]:
         report.notes.append(
-            f"Crédit déjà au compte de {stats['debtors']} débiteur(s) affecté aux factures "
-            f"ouvertes : {money(stats['credit_cents'])} sur {stats['allocations']} facture(s), "
-            f"dont {stats['paid_invoices']} soldée(s)."
+            f"Crédit déjà au compte de {quantity(stats['debtors'], 'débiteur')} affecté aux "
+            f"factures ouvertes : {money(stats['credit_cents'])} sur "
+            f"{quantity(stats['allocations'], 'facture')}, "
+            f"dont {quantity(stats['paid_invoices'], 'soldée')}."
         )
